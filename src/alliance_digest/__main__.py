@@ -1,0 +1,3 @@
+from alliance_digest.cli import main
+
+main()

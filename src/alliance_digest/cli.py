@@ -1,0 +1,220 @@
+"""The ``digest`` command line: a thin layer over :mod:`alliance_digest.services`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from alliance_digest import __version__
+
+KINDS = click.Choice(["auto", "feed", "page", "jsonl"])
+
+
+class Context:
+    def __init__(self, home: str | None):
+        self.home = home
+        self._opened = None
+
+    def open(self):
+        """Open the workspace (Django set up, schema current) once per command."""
+        if self._opened is None:
+            from alliance_digest.profile import ProfileError
+            from alliance_digest.workspace import WorkspaceError, open_workspace
+
+            try:
+                self._opened = open_workspace(self.home)
+            except (WorkspaceError, ProfileError) as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._opened
+
+
+def _date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _error(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", envvar="DIGEST_HOME", metavar="DIR",
+              help="Workspace directory (default: $DIGEST_HOME, else the current directory).")
+@click.version_option(__version__, prog_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """Alliance Digest: compile, draft and render a recurring news digest.
+
+    Typical use: `digest init`, edit digest.toml, then `digest ingest`,
+    `digest draft` and `digest render latest`.
+    """
+    ctx.obj = Context(home)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.pass_obj
+def init(obj: Context, directory: str | None) -> None:
+    """Create a workspace in DIRECTORY (default: --home, else the current directory).
+
+    Writes digest.toml (the US-Japan Alliance Digest profile, ready to edit)
+    and an SQLite database in WAL mode.
+    """
+    from alliance_digest.workspace import WorkspaceError, init as init_workspace
+
+    target = Path(directory or obj.home or ".")
+    try:
+        path = init_workspace(target)
+    except WorkspaceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created workspace {path} (profile: {path / 'digest.toml'})")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option("--kind", type=KINDS, default="auto", show_default=True,
+              help="What the inputs are; auto detects feeds, HTML pages and JSONL.")
+@click.option("--source", "source_name", metavar="NAME", help="Outlet name for these inputs.")
+@click.pass_obj
+def ingest(obj: Context, inputs: tuple[str, ...], kind: str, source_name: str | None) -> None:
+    """Read articles from INPUTs, or from the profile's sources when none are given.
+
+    An INPUT is a feed (RSS/Atom), an article page (HTML) or a JSONL file, as
+    a path, a directory of such files, a file:// URL or an http(s):// URL.
+    Duplicates are stored once; re-running is harmless.
+    """
+    _, profile = obj.open()
+    from tqdm import tqdm
+
+    from alliance_digest import services
+    from alliance_digest.pipeline.read import expand
+
+    if inputs:
+        locations = [(i, kind, source_name) for i in inputs]
+    else:
+        locations = services.profile_locations(profile)
+        if not locations:
+            raise click.ClickException("no inputs given and the profile lists no enabled sources")
+    total = sum(len(expand(loc)) for loc, _, _ in locations)
+    bar = tqdm(total=total, unit="input", disable=not sys.stderr.isatty(), leave=False)
+    report = services.ingest(locations, profile, on_problem=lambda p: _error(str(p)), progress=bar.update)
+    bar.close()
+    click.echo(report.summary())
+    if report.new + report.duplicate == 0 and report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--start", callback=_date, metavar="DATE", help="First day of the window (YYYY-MM-DD).")
+@click.option("--end", callback=_date, metavar="DATE", help="Last day of the window (default: today).")
+@click.option("--replace", is_flag=True, help="Redraft an existing unapproved draft for the same window.")
+@click.pass_obj
+def draft(obj: Context, start: date | None, end: date | None, replace: bool) -> None:
+    """Draft the next issue from the articles published in a window.
+
+    The default window is the profile's cadence (14 days) ending today.
+    """
+    _, profile = obj.open()
+    from alliance_digest import services
+    from alliance_digest.pipeline.compose import Window
+
+    end = end or date.today()
+    start = start or Window.ending(end, profile.cadence_days).start
+    if start > end:
+        raise click.BadParameter(f"--start {start} is after --end {end}")
+    try:
+        issue, comp = services.draft_issue(profile, Window(start, end), replace=replace)
+    except services.ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"drafted issue {issue.key} ({profile.numbering.label(issue.volume, issue.number)}) "
+               f"for {start}..{end}: {len(comp.selected)} stories, {len(comp.candidates)} candidates")
+    if comp.thin:
+        click.echo(comp.notice())
+
+
+@cli.command()
+@click.argument("issue", default="latest")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "txt", "json"]), default="md", show_default=True)
+@click.option("--all", "include_all", is_flag=True,
+              help="JSON only: add all_stories, every story formed in the window, relevant or not.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
+@click.pass_obj
+def render(obj: Context, issue: str, fmt: str, include_all: bool, output: str | None) -> None:
+    """Render ISSUE (V.N such as 2.20, or latest) as Markdown, HTML, text or JSON."""
+    _, profile = obj.open()
+    from alliance_digest import services
+    from alliance_digest.render import render as render_issue
+
+    try:
+        found = services.find_issue(issue)
+    except services.ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    if include_all and fmt != "json":
+        raise click.BadParameter("--all only applies to --format json")
+    text = render_issue(services.issue_data(found, profile, include_all=include_all), fmt)
+    if output:
+        Path(output).write_text(text, "utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command("issues")
+@click.pass_obj
+def list_issues(obj: Context) -> None:
+    """List the issues of this workspace, newest first."""
+    obj.open()
+    from alliance_digest.db.models import Issue
+
+    rows = Issue.objects.all()
+    if not rows:
+        click.echo("no issues yet")
+    for issue in rows:
+        count = issue.stories.filter(selected=True).count()
+        click.echo(f"{issue.key:>7}  {issue.date}  {issue.status:<9}  {count} stories  "
+                   f"window {issue.window_start}..{issue.window_end}")
+
+
+@cli.command()
+@click.argument("directory", required=False, default="demo-workspace", type=click.Path(file_okay=False))
+@click.pass_obj
+def demo(obj: Context, directory: str) -> None:
+    """Build a fresh workspace from the bundled sample corpus and draft an issue.
+
+    Offline: reads the sample feeds, pages and JSONL shipped with the
+    package. Re-running replaces an earlier demo workspace in DIRECTORY.
+    """
+    from alliance_digest.demo import DemoError, run_demo
+
+    try:
+        result = run_demo(Path(directory), echo=click.echo, on_problem=lambda p: _error(str(p)))
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Markdown: {result['md']}")
+    click.echo(f"HTML:     {result['html']}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def manage(obj: Context, args: tuple[str, ...]) -> None:
+    """Run a Django management command on the workspace (e.g. createsuperuser)."""
+    obj.open()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["digest manage", *args])
+
+
+def main() -> None:
+    cli(prog_name="digest")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Django application: models, migrations and admin for a workspace."""

@@ -1,0 +1,99 @@
+"""Stored state: articles, issues and their stories.
+
+Articles are stored once per canonical URL (GUID and content hash also
+catch duplicates). An issue owns its stories; a story's articles are kept in
+order through :class:`StoryArticle`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Article(models.Model):
+    canonical_url = models.CharField(max_length=2000, unique=True)
+    url = models.CharField(max_length=2000)
+    guid = models.CharField(max_length=2000, null=True, blank=True, db_index=True)
+    content_hash = models.CharField(max_length=64, db_index=True)
+    title = models.TextField()
+    summary = models.TextField(blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    author = models.CharField(max_length=500, null=True, blank=True)
+    source = models.CharField(max_length=300, blank=True, default="", help_text="Outlet name")
+    published = models.DateTimeField(null=True, blank=True, db_index=True)
+    ingested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    image_url = models.CharField(max_length=2000, null=True, blank=True)
+    image_alt = models.TextField(null=True, blank=True)
+    origin = models.CharField(max_length=2000, blank=True, default="", help_text="Where it was read from")
+    relevance = models.FloatField(default=0.0, db_index=True)
+    relevance_explanation = models.JSONField(default=dict, blank=True)
+    relevance_version = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        ordering = ["-published", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.title}"
+
+
+class Issue(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        APPROVED = "approved"
+        PUBLISHED = "published"
+
+    volume = models.PositiveIntegerField()
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=300)
+    date = models.DateField()
+    window_start = models.DateField()
+    window_end = models.DateField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    intro = models.TextField(blank=True, default="")
+    notice = models.TextField(blank=True, default="", help_text="Plain-words note to editors, e.g. a thin window")
+    image_url = models.CharField(max_length=2000, blank=True, default="")
+    image_alt = models.TextField(blank=True, default="")
+    image_credit = models.CharField(max_length=300, blank=True, default="")
+    image_credit_url = models.CharField(max_length=2000, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-volume", "-number"]
+        constraints = [models.UniqueConstraint(fields=["volume", "number"], name="unique_issue_number")]
+
+    @property
+    def key(self) -> str:
+        return f"{self.volume}.{self.number}"
+
+    def __str__(self) -> str:
+        return f"{self.title} {self.key}"
+
+
+class Story(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="stories")
+    selected = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(help_text="Order among selected stories, or candidate rank")
+    headline = models.TextField()
+    summary_markdown = models.TextField()
+    score = models.FloatField(default=0.0)
+    reasons = models.JSONField(default=dict, blank=True)
+    terms = models.JSONField(default=dict, blank=True, help_text="Centroid terms, for novelty checks")
+    articles = models.ManyToManyField(Article, through="StoryArticle", related_name="stories")
+
+    class Meta:
+        ordering = ["issue", "-selected", "position"]
+        verbose_name_plural = "stories"
+
+    def __str__(self) -> str:
+        return self.headline
+
+
+class StoryArticle(models.Model):
+    story = models.ForeignKey(Story, on_delete=models.CASCADE)
+    article = models.ForeignKey(Article, on_delete=models.PROTECT)
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["story", "position"]
+        constraints = [models.UniqueConstraint(fields=["story", "article"], name="unique_story_article")]

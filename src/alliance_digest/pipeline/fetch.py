@@ -1,0 +1,79 @@
+"""Read an input's bytes from a local path, a ``file://`` URL or ``http(s)://``.
+
+Local files and URLs behave the same to the rest of the pipeline: each gives
+bytes, a content type when known, and the final location. (The polite,
+concurrent fetcher with validators and back-off is its own later stage.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+MAX_BYTES = 20 * 1024 * 1024
+TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+
+
+class FetchError(Exception):
+    """The input could not be read (missing file, HTTP error, too large...)."""
+
+
+@dataclass
+class Fetched:
+    location: str  # final URL or path
+    content: bytes
+    content_type: str = ""
+    is_local: bool = False
+
+
+def is_url(value: str) -> bool:
+    return value.split(":", 1)[0].lower() in ("http", "https", "file") and "://" in value
+
+
+def local_path(value: str) -> Path | None:
+    """The filesystem path for a local path or ``file://`` URL, else None."""
+    if value.lower().startswith("file://"):
+        return Path(unquote(urlsplit(value).path))
+    if is_url(value):
+        return None
+    return Path(value).expanduser()
+
+
+def fetch(location: str, user_agent: str = "AllianceDigest/0.1") -> Fetched:
+    path = local_path(location)
+    if path is not None:
+        if not path.exists():
+            raise FetchError("file not found")
+        if path.is_dir():
+            raise FetchError("is a directory")
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise FetchError(f"file too large ({size} bytes, limit {MAX_BYTES})")
+        try:
+            return Fetched(str(path), path.read_bytes(), is_local=True)
+        except OSError as exc:
+            raise FetchError(f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        with httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=5,
+                          headers={"User-Agent": user_agent}) as client:
+            with client.stream("GET", location) as resp:
+                if resp.status_code >= 400:
+                    raise FetchError(f"HTTP {resp.status_code} {resp.reason_phrase}".strip())
+                chunks, total = [], 0
+                for chunk in resp.iter_bytes():
+                    total += len(chunk)
+                    if total > MAX_BYTES:
+                        raise FetchError(f"response larger than {MAX_BYTES} bytes")
+                    chunks.append(chunk)
+                return Fetched(str(resp.url), b"".join(chunks), resp.headers.get("content-type", ""))
+    except httpx.TimeoutException:
+        raise FetchError("timed out") from None
+    except httpx.TooManyRedirects:
+        raise FetchError("too many redirects") from None
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"invalid URL: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise FetchError(f"unreachable: {exc.__class__.__name__}: {exc}") from None

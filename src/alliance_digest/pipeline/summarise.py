@@ -1,0 +1,318 @@
+"""Drafting a story's headline and its cited, extractive details paragraph.
+
+Everything here is extractive and deterministic: the headline is the
+story's most representative source headline (shortened at a natural
+break when too long, put in sentence case), and every sentence of the
+paragraph is a sentence of one of the story's sources, linked to it. The
+key fact of the lead sentence (the clause with a figure, else the main
+clause) is set in bold. Nothing is generated, so nothing can be invented.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from alliance_digest.pipeline.records import StoryArticle, StoryDraft
+from alliance_digest.pipeline.text import split_sentences, squash, words
+
+HEADLINE_MAX_WORDS = 12
+SUMMARY_MIN_WORDS = 60
+SUMMARY_TARGET_WORDS = 100
+SUMMARY_MAX_WORDS = 160
+SENTENCE_MIN_WORDS = 6
+SENTENCE_MAX_WORDS = 48
+REDUNDANT = 0.4  # cosine above which a sentence repeats one already chosen
+BOLD_MAX_WORDS = 16
+
+_BOILERPLATE = re.compile(
+    r"(subscribe|sign up|newsletter|click here|read more|all rights reserved|©|cookie|"
+    r"follow us|advertisement|share this|related:|photo:|file photo)", re.I)
+_NUMBER = re.compile(r"(\$|¥|€|£)?\d[\d,.]*\s*(%|percent|billion|million|trillion|yen|dollars)?", re.I)
+_CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+[—–]\s+|:\s+")
+_TITLE_SUFFIX = re.compile(r"\s+[|\-–—]\s+[^|\-–—]{2,40}$")
+_TITLE_PREFIX = re.compile(r"^(opinion|analysis|exclusive|explainer|watch|live|update|breaking|editorial|"
+                           r"commentary|review|podcast|video)\s*[|:\-–—]\s*", re.I)
+_SUBORDINATE = ("which", "who", "whom", "whose", "where", "when", "while", "although", "though", "as", "after")
+HEADLINE_HARD_MAX = 16  # beyond this a headline is cut at a natural break
+NEWS_VERBS = {
+    "announced", "announces", "said", "says", "signed", "signs", "agreed", "agree", "agrees",
+    "named", "names", "met", "meet", "meets", "unveiled", "unveils", "reported", "reports",
+    "confirmed", "confirms", "approved", "approves", "launched", "launches", "held", "hold",
+    "holds", "pledged", "pledges", "called", "calls", "warned", "warns", "plans", "planned",
+    "will", "would", "agreed", "appointed", "appoints", "established", "establishes",
+    "conducted", "conducts", "joined", "joins", "told", "stated", "released", "releases",
+    "discussed", "discusses", "expects", "expected", "completed", "completes", "begins",
+    "began", "opened", "opens", "set", "sets", "led", "leads", "won", "wins", "raised",
+    "raises", "cut", "cuts", "visited", "visits", "urged", "urges", "committed",
+}
+_NOT_VERBS = {"united", "red", "need", "feed", "seed", "speed", "hundred", "kindred", "bed"}
+
+
+@dataclass
+class Sentence:
+    text: str
+    article: StoryArticle
+    position: int
+    score: float = 0.0
+
+
+def clean_title(title: str) -> str:
+    """A source headline without the outlet suffix or trailing period."""
+    title = _TITLE_PREFIX.sub("", squash(title))
+    stripped = _TITLE_SUFFIX.sub("", title)
+    if len(words(stripped)) >= 4:
+        title = stripped
+    return title.rstrip(" .")
+
+
+def _sentence_case(title: str, corpus_lower: set[str]) -> str:
+    """Lower-case Title Case words that the sources also write in lower case."""
+    tokens = title.split(" ")
+    capitalised = [t for t in tokens[1:] if t[:1].isupper()]
+    if len(tokens) < 4 or len(capitalised) < 0.6 * (len(tokens) - 1):
+        return title  # already sentence case (or too short to tell)
+    out = [tokens[0]]
+    for token in tokens[1:]:
+        core = token.strip("\"'“”‘’(),:;")
+        if core[:1].isupper() and not core.isupper() and core.lower() in corpus_lower:
+            token = token.replace(core, core.lower(), 1)
+        out.append(token)
+    return " ".join(out)
+
+
+def _shorten(title: str) -> str:
+    """Cut an over-long headline at a natural break, keeping its first part.
+
+    A headline a little over the target is kept whole: a cut mid-phrase
+    reads worse than two extra words.
+    """
+    if len(words(title)) <= HEADLINE_HARD_MAX:
+        return title
+    for part in re.split(r":\s+|\s+[—–-]\s+|;\s+", title):
+        if 3 <= len(words(part)) <= HEADLINE_MAX_WORDS:
+            return part.strip()
+    head = title.split(", ")[0]
+    if 3 <= len(words(head)) <= HEADLINE_HARD_MAX:
+        return head
+    return title
+
+
+def _lower_words(story: StoryDraft) -> set[str]:
+    vocab: set[str] = set()
+    for article in story.articles:
+        vocab.update(w for w in re.findall(r"\b[a-z][a-z\-']+\b", article.text or article.summary))
+    return vocab
+
+
+def draft_headline(story: StoryDraft) -> str:
+    """The most representative source headline, newsroom-shaped."""
+    titles = [clean_title(a.title) for a in story.articles]
+    sets = [set(w.lower() for w in words(t) if len(w) > 2) for t in titles]
+    best, best_score = 0, -1.0
+    for i, (title, toks) in enumerate(zip(titles, sets)):
+        others = [s for j, s in enumerate(sets) if j != i]
+        central = (sum(len(toks & o) / (len(toks | o) or 1) for o in others) / len(others)) if others else 0
+        n = len(words(title))
+        fit = 0.25 if 5 <= n <= HEADLINE_MAX_WORDS else 0.0
+        score = central + fit + 0.15 * story.articles[i].authority
+        if score > best_score + 1e-9:
+            best, best_score = i, score
+    return _sentence_case(_shorten(titles[best]), _lower_words(story))
+
+
+def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
+    out: list[Sentence] = []
+    seen: set[str] = set()
+    for article in story.articles:
+        body = article.text or article.summary
+        for pos, sent in enumerate(split_sentences(body)):
+            n = len(words(sent))
+            key = sent.lower()
+            if key in seen or not (SENTENCE_MIN_WORDS <= n <= SENTENCE_MAX_WORDS):
+                continue
+            if _BOILERPLATE.search(sent) or not sent.rstrip("\"”’')").endswith((".", "!", "?")):
+                continue
+            seen.add(key)
+            out.append(Sentence(sent, article, pos))
+    if not out:  # feed-only stories: fall back to descriptions, then headlines
+        for article in story.articles:
+            text = article.summary or article.title
+            if text and text.lower() not in seen:
+                seen.add(text.lower())
+                sent = text if text.endswith((".", "!", "?")) else text + "."
+                out.append(Sentence(sent, article, 0))
+    return out
+
+
+def select_sentences(story: StoryDraft) -> list[Sentence]:
+    """Central, non-redundant sentences from several sources, lead first."""
+    candidates = _candidate_sentences(story)
+    if not candidates:
+        return []
+    vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
+    try:
+        matrix = vectorizer.fit_transform([c.text for c in candidates])
+    except ValueError:
+        return candidates[:1]
+    centroid = np.asarray(matrix.mean(axis=0)).ravel()
+    norm = np.linalg.norm(centroid) or 1.0
+    central = (matrix @ centroid) / norm
+    for i, cand in enumerate(candidates):
+        position = {0: 0.3, 1: 0.15, 2: 0.05}.get(cand.position, 0.0)
+        figure = 0.08 if _NUMBER.search(cand.text) and re.search(r"\d", cand.text) else 0.0
+        cand.score = float(central[i]) + position + 0.1 * cand.article.authority + figure
+    sims = np.maximum((matrix @ matrix.T).toarray(), _overlap([c.text for c in candidates]))
+    chosen: list[int] = []
+    total = 0
+    sources: set[str] = set()
+    remaining = set(range(len(candidates)))
+    while remaining and total < SUMMARY_TARGET_WORDS:
+        def gain(i: int) -> float:
+            redundancy = max((sims[i, j] for j in chosen), default=0.0)
+            fresh = 0.1 if candidates[i].article.source not in sources else 0.0
+            return candidates[i].score - 0.7 * redundancy + fresh
+        best = max(sorted(remaining), key=gain)
+        remaining.discard(best)
+        n = len(words(candidates[best].text))
+        if chosen and max(sims[best, j] for j in chosen) > REDUNDANT:
+            continue
+        if total + n > SUMMARY_MAX_WORDS:
+            if total >= SUMMARY_MIN_WORDS:
+                break
+            continue
+        chosen.append(best)
+        total += n
+        sources.add(candidates[best].article.source)
+    lead, rest = chosen[:1], chosen[1:]
+    # after the lead, keep each source's sentences in its own order
+    order = {a.id: k for k, a in enumerate(story.articles)}
+    rest.sort(key=lambda i: (order[candidates[i].article.id], candidates[i].position))
+    return [candidates[i] for i in lead + rest]
+
+
+_STOP = frozenset("""a an and are as at be by for from has have he in is it its of on or that the their
+this to was were will with after said says who which while also they than two three""".split())
+
+
+def _overlap(texts: list[str]) -> np.ndarray:
+    """Share of the shorter sentence's content words found in the other one."""
+    sets = [{w.lower() for w in words(t) if w.lower() not in _STOP} for t in texts]
+    n = len(sets)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            small = min(len(sets[i]), len(sets[j])) or 1
+            out[i, j] = out[j, i] = len(sets[i] & sets[j]) / small * 0.8
+    return out
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
+
+
+def md_escape(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("$", r"\$")
+
+
+def md_url(url: str) -> str:
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"\S+", text)]
+
+
+def bold_span(sentence: str) -> tuple[int, int]:
+    """Character span of the key fact: the clause holding a figure, else the main clause."""
+    clauses, start = [], 0
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        clauses.append((start, m.start()))
+        start = m.end()
+    clauses.append((start, len(sentence.rstrip(".!?\"”’'"))))
+    def size(span):
+        return len(sentence[span[0]:span[1]].split())
+    def main(span):
+        first = sentence[span[0]:span[1]].split(" ", 1)[0].lower()
+        return first not in _SUBORDINATE
+
+    def balanced(span):
+        text = sentence[span[0]:span[1]]
+        return text.count('"') % 2 == 0 and text.count("“") == text.count("”") and text.count("(") == text.count(")")
+    clauses = [c for c in clauses if balanced(c)] or clauses
+    with_figure = [c for c in clauses if re.search(r"\d", sentence[c[0]:c[1]]) and 3 <= size(c) <= BOLD_MAX_WORDS]
+    pick = with_figure[0] if with_figure else next(
+        (c for c in clauses if 4 <= size(c) <= BOLD_MAX_WORDS and main(c)), None)
+    if pick is None:
+        spans = _word_spans(sentence)
+        pick = (spans[0][0], spans[min(len(spans), 8) - 1][1])
+    text = sentence[pick[0]:pick[1]]
+    lead_trim = len(text) - len(text.lstrip())
+    return pick[0] + lead_trim, pick[0] + len(text.rstrip(" ,;:"))
+
+
+def link_span(sentence: str) -> tuple[int, int]:
+    """The phrase to carry the citation: the first reporting/action verb."""
+    spans = _word_spans(sentence)
+    for k, (s, e) in enumerate(spans):
+        token = sentence[s:e].strip(".,;:\"“”'’()")
+        low = token.lower()
+        if k == 0 or not token.isalpha():
+            continue
+        if low in NEWS_VERBS or (low == token and low.endswith("ed") and len(low) > 4 and low not in _NOT_VERBS):
+            off = sentence[s:e].find(token)
+            return s + off, s + off + len(token)
+    for k, (s, e) in enumerate(spans):
+        token = sentence[s:e].strip(".,;:\"“”'’()")
+        if k and token.isalpha() and token.islower() and len(token) >= 4:
+            off = sentence[s:e].find(token)
+            return s + off, s + off + len(token)
+    s, e = spans[0]
+    return s, e
+
+
+def render_sentence(sentence: str, url: str | None, bold: bool) -> str:
+    """Markdown for one sentence: escaped text, one link, optional bold span.
+
+    Spans are word-aligned, so a one-word link is wholly inside or outside
+    the bold span; marks at one position sort closers first so they nest.
+    """
+    LINK_CLOSE, BOLD_CLOSE, BOLD_OPEN, LINK_OPEN = range(4)
+    marks: list[tuple[int, int, str]] = []
+    if bold:
+        bs, be = bold_span(sentence)
+        marks += [(bs, BOLD_OPEN, "**"), (be, BOLD_CLOSE, "**")]
+    if url:
+        ls, le = link_span(sentence)
+        if bold and (ls < bs < le or ls < be < le):
+            ls, le = bs, be
+        marks += [(ls, LINK_OPEN, "["), (le, LINK_CLOSE, f"]({md_url(url)})")]
+    out, cursor = [], 0
+    for pos, _, mark in sorted(marks):
+        out.append(md_escape(sentence[cursor:pos]))
+        out.append(mark)
+        cursor = pos
+    out.append(md_escape(sentence[cursor:]))
+    return "".join(out)
+
+
+def draft_summary(story: StoryDraft) -> str:
+    """One details paragraph: sentences of the sources, each source linked."""
+    chosen = select_sentences(story)
+    parts, previous_url, linked = [], None, set()
+    for k, sent in enumerate(chosen):
+        url = sent.article.url
+        cite = url if (url != previous_url or url not in linked) else None
+        parts.append(render_sentence(sent.text, cite, bold=(k == 0)))
+        if cite:
+            linked.add(url)
+        previous_url = url
+    return " ".join(parts)
+
+
+def draft(story: StoryDraft) -> None:
+    story.headline = draft_headline(story)
+    story.summary_markdown = draft_summary(story)

@@ -1,0 +1,211 @@
+"""The workspace profile (``digest.toml``): what the digest is and what it reads.
+
+Loaded once per command into plain dataclasses; no Django here so the
+pipeline and benchmarks can use it directly.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from alliance_digest.pipeline.ranking import Weights as RankingWeights
+from alliance_digest.pipeline.relevance import EntityGroup, TopicProfile
+
+PROFILE_NAME = "digest.toml"
+SOURCE_KINDS = ("feed", "page", "jsonl", "auto")
+
+
+class ProfileError(ValueError):
+    """The profile file is missing, unreadable or has an invalid setting."""
+
+
+@dataclass
+class SourceConfig:
+    name: str
+    url: str
+    kind: str = "feed"
+    authority: float = 0.5
+    category: str = ""
+    enabled: bool = True
+    site: str = ""  # homepage, used to credit articles by host
+
+
+@dataclass
+class Numbering:
+    format: str = "Vol: {volume}.{number}"
+    start_volume: int = 1
+    start_number: int = 1
+    issues_per_volume: int = 26
+
+    def label(self, volume: int, number: int) -> str:
+        return self.format.format(volume=volume, number=number)
+
+    def first(self) -> tuple[int, int]:
+        return (self.start_volume, self.start_number)
+
+    def after(self, volume: int, number: int) -> tuple[int, int]:
+        """The number of the issue that follows ``volume.number``."""
+        if number >= self.issues_per_volume:
+            return (volume + 1, 1)
+        return (volume, number + 1)
+
+
+@dataclass
+class Profile:
+    title: str
+    short_title: str
+    cadence_days: int
+    stories: int
+    subject: str
+    footer: str
+    contact_text: str
+    contact: str
+    site_url: str
+    user_agent_contact: str
+    numbering: Numbering
+    topic: TopicProfile
+    ranking: RankingWeights
+    grouping_threshold: float
+    sources: list[SourceConfig] = field(default_factory=list)
+    base_dir: Path = Path(".")
+
+    def authority_for(self, source_name: str, url: str) -> float:
+        """Authority of the outlet that published ``url`` (0.5 when unknown)."""
+        host = _host(url)
+        name = (source_name or "").strip().lower()
+        for src in self.sources:
+            if host and host in (_host(src.site), _host(src.url)) and _host(src.url) not in ("",):
+                return src.authority
+        for src in self.sources:
+            if name and src.name.lower() == name:
+                return src.authority
+        return 0.5
+
+    def resolve(self, location: str) -> str:
+        """A source location with relative paths taken from the workspace."""
+        if "://" in location:
+            return location
+        path = Path(location).expanduser()
+        return str(path if path.is_absolute() else (self.base_dir / path))
+
+
+def _host(url: str) -> str:
+    if not url or "://" not in url:
+        return ""
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def default_profile_text() -> str:
+    return resources.files("alliance_digest").joinpath("default_profile.toml").read_text("utf-8")
+
+
+def load_profile(path: Path) -> Profile:
+    """Read and validate ``digest.toml``; raise :class:`ProfileError` with one clear line."""
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: profile not found (run `digest init`)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: invalid TOML: {exc}") from None
+    return parse_profile(data, base_dir=path.parent, origin=str(path))
+
+
+def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile") -> Profile:
+    def section(name: str) -> dict:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise ProfileError(f"{origin}: [{name}] must be a table")
+        return value
+
+    def number(table: dict, key: str, default, kind=float, minimum=None, where=""):
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ProfileError(f"{origin}: {where}{key} must be a number, got {value!r}")
+        if kind is int and int(value) != value:
+            raise ProfileError(f"{origin}: {where}{key} must be a whole number, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise ProfileError(f"{origin}: {where}{key} must be at least {minimum}, got {value!r}")
+        return kind(value)
+
+    digest = section("digest")
+    numbering_t = section("numbering")
+    topic_t = section("topic")
+    ranking_t = section("ranking")
+    grouping_t = section("grouping")
+
+    numbering = Numbering(
+        format=str(numbering_t.get("format", "Vol: {volume}.{number}")),
+        start_volume=number(numbering_t, "start_volume", 1, int, 0, "numbering."),
+        start_number=number(numbering_t, "start_number", 1, int, 1, "numbering."),
+        issues_per_volume=number(numbering_t, "issues_per_volume", 26, int, 1, "numbering."),
+    )
+    try:
+        numbering.label(1, 1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ProfileError(f"{origin}: numbering.format {numbering.format!r} is invalid: {exc}") from None
+
+    entities = []
+    for i, ent in enumerate(topic_t.get("entities", [])):
+        if not isinstance(ent, dict) or not ent.get("name") or not isinstance(ent.get("patterns"), list):
+            raise ProfileError(f"{origin}: topic.entities[{i}] needs a name and a list of patterns")
+        entities.append(EntityGroup(str(ent["name"]), [str(p) for p in ent["patterns"]], bool(ent.get("required", False))))
+    terms = topic_t.get("terms", {})
+    exclusions = topic_t.get("exclusions", {})
+    for label, table in (("terms", terms), ("exclusions", exclusions)):
+        if not isinstance(table, dict):
+            raise ProfileError(f"{origin}: topic.{label} must be a table of term = weight")
+        for key, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ProfileError(f"{origin}: topic.{label}.{key!r} weight must be a number, got {value!r}")
+    topic = TopicProfile(
+        name=str(topic_t.get("name", "topic")),
+        entities=entities,
+        terms={str(k): float(v) for k, v in terms.items()},
+        exclusions={str(k): float(v) for k, v in exclusions.items()},
+        threshold=number(topic_t, "threshold", 0.35, float, 0, "topic."),
+    )
+
+    ranking = RankingWeights(**{
+        key: number(ranking_t, key, getattr(RankingWeights, key), float, 0, "ranking.")
+        for key in RankingWeights.__dataclass_fields__
+    })
+
+    sources = []
+    for i, src in enumerate(data.get("sources", [])):
+        if not isinstance(src, dict) or not src.get("url"):
+            raise ProfileError(f"{origin}: sources[{i}] needs a url")
+        kind = str(src.get("kind", "feed"))
+        if kind not in SOURCE_KINDS:
+            raise ProfileError(f"{origin}: sources[{i}] ({src['url']}) kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
+        authority = number(src, "authority", 0.5, float, 0, f"sources[{i}].")
+        if authority > 1:
+            raise ProfileError(f"{origin}: sources[{i}].authority must be between 0 and 1, got {authority}")
+        sources.append(SourceConfig(
+            name=str(src.get("name") or src["url"]), url=str(src["url"]), kind=kind,
+            authority=authority, category=str(src.get("category", "")),
+            enabled=bool(src.get("enabled", True)), site=str(src.get("site", "")),
+        ))
+
+    return Profile(
+        title=str(digest.get("title", "Digest")),
+        short_title=str(digest.get("short_title", digest.get("title", "Digest"))),
+        cadence_days=number(digest, "cadence_days", 14, int, 1, "digest."),
+        stories=number(digest, "stories", 5, int, 1, "digest."),
+        subject=str(digest.get("subject", "{title} Vol {volume}.{number} — {date}")),
+        footer=str(digest.get("footer", "")),
+        contact_text=str(digest.get("contact_text", "")),
+        contact=str(digest.get("contact", "")),
+        site_url=str(digest.get("site_url", "")),
+        user_agent_contact=str(digest.get("user_agent_contact", digest.get("site_url", ""))),
+        numbering=numbering,
+        topic=topic,
+        ranking=ranking,
+        grouping_threshold=number(grouping_t, "threshold", 0.2, float, 0, "grouping."),
+        sources=sources,
+        base_dir=base_dir,
+    )

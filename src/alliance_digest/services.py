@@ -1,0 +1,325 @@
+"""Application services: the operations the CLI (and later the web app) call.
+
+This is where the framework-free pipeline meets the Django models: read
+inputs, store articles once, draft an issue, export an issue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Q
+
+from alliance_digest.db.models import Article, Issue, Story, StoryArticle
+from alliance_digest.pipeline.compose import Composition, Window, compose, lead_image
+from alliance_digest.pipeline.read import expand, read_input
+from alliance_digest.pipeline.records import ArticleRecord, Problem, StoryArticle as ArticleView
+from alliance_digest.pipeline.relevance import RelevanceScorer
+from alliance_digest.profile import Profile
+
+BATCH = 500
+
+
+class ServiceError(Exception):
+    """A request that cannot be carried out (unknown issue, window taken...)."""
+
+
+# ----------------------------------------------------------------- ingest ---
+
+@dataclass
+class IngestReport:
+    new: int = 0
+    duplicate: int = 0
+    enriched: int = 0
+    failed: int = 0  # inputs or items that could not be read
+    inputs: int = 0
+    inputs_failed: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        extra = f" ({self.enriched} with new details)" if self.enriched else ""
+        return (f"ingested {self.inputs} input(s): {self.new} new, {self.duplicate} duplicate{extra}, "
+                f"{self.failed} failed")
+
+
+def topic_version(profile: Profile) -> str:
+    blob = json.dumps(dataclasses.asdict(profile.topic), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _guid_key(guid: str | None) -> str | None:
+    """GUIDs identify an item across feeds only when globally unique-looking."""
+    if guid and (guid.startswith(("http://", "https://", "tag:", "urn:")) or len(guid) >= 20):
+        return guid
+    return None
+
+
+def store_articles(records: list[ArticleRecord], profile: Profile, report: IngestReport,
+                   scorer: RelevanceScorer | None = None) -> None:
+    """Store new articles once; fill blanks of known ones (never overwrite)."""
+    scorer = scorer or RelevanceScorer(profile.topic)
+    version = topic_version(profile)
+    for start in range(0, len(records), BATCH):
+        batch = records[start:start + BATCH]
+        urls = {r.canonical_url for r in batch}
+        guids = {g for g in (_guid_key(r.guid) for r in batch) if g}
+        hashes = {r.content_hash for r in batch}
+        existing = list(Article.objects.filter(
+            Q(canonical_url__in=urls) | Q(guid__in=guids) | Q(content_hash__in=hashes)))
+        by_url = {a.canonical_url: a for a in existing}
+        by_guid = {a.guid: a for a in existing if a.guid}
+        by_hash = {a.content_hash: a for a in existing}
+        to_create: list[Article] = []
+        to_update: dict[int, Article] = {}
+        for rec in batch:
+            known = by_url.get(rec.canonical_url) or by_guid.get(_guid_key(rec.guid) or "\0") \
+                or by_hash.get(rec.content_hash)
+            if known is not None:
+                report.duplicate += 1
+                if _enrich(known, rec, scorer, version):
+                    report.enriched += 1
+                    if known.pk:
+                        to_update[known.pk] = known
+                continue
+            rel = scorer.score(rec.title, rec.body)
+            article = Article(
+                canonical_url=rec.canonical_url, url=rec.url, guid=_guid_key(rec.guid) or rec.guid,
+                content_hash=rec.content_hash, title=rec.title[:5000], summary=rec.summary,
+                text=rec.text, author=(rec.author or None) and rec.author[:500],
+                source=rec.source[:300], published=rec.published, image_url=rec.image,
+                image_alt=rec.image_alt, origin=rec.origin[:2000], relevance=rel.score,
+                relevance_explanation=rel.explanation(), relevance_version=version,
+            )
+            to_create.append(article)
+            by_url[rec.canonical_url] = article
+            by_hash[rec.content_hash] = article
+            if article.guid:
+                by_guid[article.guid] = article
+            report.new += 1
+        with transaction.atomic():
+            Article.objects.bulk_create(to_create, batch_size=BATCH, ignore_conflicts=True)
+            if to_update:
+                Article.objects.bulk_update(
+                    list(to_update.values()),
+                    ["text", "summary", "author", "image_url", "image_alt", "published",
+                     "relevance", "relevance_explanation", "relevance_version"], batch_size=BATCH)
+
+
+def _enrich(known: Article, rec: ArticleRecord, scorer: RelevanceScorer, version: str) -> bool:
+    """Fill fields the stored article lacks (a page after its feed item)."""
+    changed = False
+    if not known.text and rec.text and len(rec.text) > len(known.summary or ""):
+        known.text = rec.text
+        changed = True
+    for field_name, value in (("summary", rec.summary), ("author", rec.author),
+                              ("image_url", rec.image), ("image_alt", rec.image_alt),
+                              ("published", rec.published)):
+        if not getattr(known, field_name) and value:
+            setattr(known, field_name, value)
+            changed = True
+    if changed:
+        rel = scorer.score(known.title, known.text or known.summary)
+        known.relevance, known.relevance_explanation = rel.score, rel.explanation()
+        known.relevance_version = version
+    return changed
+
+
+def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
+           on_problem: Callable[[Problem], None] | None = None,
+           progress: Callable[[int], None] | None = None) -> IngestReport:
+    """Read each ``(location, kind, source name)`` and store what it holds.
+
+    A bad input or item is reported through ``on_problem`` and never stops
+    the rest; nothing stored is overwritten.
+    """
+    report = IngestReport()
+    scorer = RelevanceScorer(profile.topic)
+    user_agent = f"AllianceDigest/0.1 (+{profile.user_agent_contact})"
+    emit = on_problem or (lambda p: None)
+    for location, kind, name in locations:
+        for item in expand(location):
+            report.inputs += 1
+            result = read_input(item, kind=kind, source_name=name, user_agent=user_agent)
+            for problem in result.problems:
+                report.failed += 1
+                report.problems.append(problem)
+                emit(problem)
+            if result.fatal:
+                report.failed += 1
+                report.inputs_failed += 1
+                report.problems.append(result.fatal)
+                emit(result.fatal)
+            if result.articles:
+                store_articles(result.articles, profile, report, scorer)
+            if progress:
+                progress(1)
+    return report
+
+
+def profile_locations(profile: Profile) -> list[tuple[str, str, str | None]]:
+    return [(profile.resolve(s.url), s.kind, s.name) for s in profile.sources if s.enabled]
+
+
+# ------------------------------------------------------------------ draft ---
+
+def window_articles(window: Window) -> "Q":
+    return (Q(published__gte=window.start_dt, published__lt=window.end_dt)
+            | Q(published__isnull=True, ingested_at__gte=window.start_dt, ingested_at__lt=window.end_dt))
+
+
+def refresh_relevance(profile: Profile, window: Window) -> int:
+    """Re-score articles scored under an older topic profile."""
+    version = topic_version(profile)
+    stale = list(Article.objects.filter(window_articles(window)).exclude(relevance_version=version))
+    if not stale:
+        return 0
+    scorer = RelevanceScorer(profile.topic)
+    for article in stale:
+        rel = scorer.score(article.title, article.text or article.summary)
+        article.relevance, article.relevance_explanation = rel.score, rel.explanation()
+        article.relevance_version = version
+    Article.objects.bulk_update(stale, ["relevance", "relevance_explanation", "relevance_version"], batch_size=BATCH)
+    return len(stale)
+
+
+def load_views(profile: Profile, window: Window) -> list[ArticleView]:
+    rows = Article.objects.filter(window_articles(window)).order_by("published", "id").values_list(
+        "id", "url", "title", "text", "summary", "source", "published", "relevance", "image_url", "image_alt")
+    views = []
+    for pk, url, title, text, summary, source, published, relevance, image, alt in rows:
+        views.append(ArticleView(
+            id=pk, url=url, title=title, text=text, summary=summary, source=source,
+            published=published, relevance=relevance, authority=profile.authority_for(source, url),
+            image=image, image_alt=alt))
+    return views
+
+
+def previous_terms(exclude: Issue | None = None) -> list[dict[str, float]]:
+    stories = Story.objects.filter(selected=True)
+    if exclude is not None:
+        stories = stories.exclude(issue=exclude)
+    return [s.terms for s in stories.only("terms") if s.terms]
+
+
+def compose_window(profile: Profile, window: Window, exclude: Issue | None = None,
+                   keep_all: bool = False) -> Composition:
+    refresh_relevance(profile, window)
+    views = load_views(profile, window)
+    return compose(views, window, profile.stories, profile.ranking, profile.topic.threshold,
+                   profile.grouping_threshold, previous_terms(exclude), keep_all=keep_all)
+
+
+def next_number(profile: Profile) -> tuple[int, int]:
+    last = Issue.objects.order_by("-volume", "-number").first()
+    return profile.numbering.after(last.volume, last.number) if last else profile.numbering.first()
+
+
+def draft_issue(profile: Profile, window: Window, replace: bool = False) -> tuple[Issue, Composition]:
+    """Create the next issue for ``window`` (or redraft its unapproved draft)."""
+    existing = Issue.objects.filter(window_start=window.start, window_end=window.end).first()
+    if existing is not None:
+        if existing.status != Issue.Status.DRAFT:
+            raise ServiceError(f"issue {existing.key} for {window.start}..{window.end} is {existing.status}; it cannot be redrafted")
+        if not replace:
+            raise ServiceError(f"issue {existing.key} already holds a draft for {window.start}..{window.end}; "
+                               f"pass --replace to redraft it")
+    composition = compose_window(profile, window, exclude=existing)
+    with transaction.atomic():
+        if existing is not None:
+            volume, number = existing.volume, existing.number
+            existing.delete()
+        else:
+            volume, number = next_number(profile)
+        image = lead_image(composition.selected)
+        issue = Issue.objects.create(
+            volume=volume, number=number, title=profile.title, date=window.end,
+            window_start=window.start, window_end=window.end, notice=composition.notice(),
+            image_url=(image.image if image else "") or "", image_alt=(image.image_alt if image else "") or "",
+            image_credit=image.source if image else "", image_credit_url=image.url if image else "",
+        )
+        links = []
+        for selected, stories in ((True, composition.selected), (False, composition.candidates)):
+            for position, draft in enumerate(stories, start=1):
+                story = Story.objects.create(
+                    issue=issue, selected=selected, position=position, headline=draft.headline,
+                    summary_markdown=draft.summary_markdown, score=draft.score, reasons=draft.reasons,
+                    terms=draft.terms_weights)
+                links += [StoryArticle(story=story, article_id=a.id, position=k)
+                          for k, a in enumerate(draft.articles, start=1)]
+        StoryArticle.objects.bulk_create(links, batch_size=BATCH)
+    return issue, composition
+
+
+# ----------------------------------------------------------------- export ---
+
+def find_issue(key: str) -> Issue:
+    """``latest`` or ``V.N`` (``2.20``) to an issue; one clear error otherwise."""
+    key = (key or "").strip()
+    if key == "latest":
+        issue = Issue.objects.order_by("-volume", "-number").first()
+        if issue is None:
+            raise ServiceError("no issues yet: run `digest draft` first")
+        return issue
+    try:
+        volume, number = (int(part) for part in key.replace("-", ".").split("."))
+    except ValueError:
+        raise ServiceError(f"{key!r} is not an issue number (expected V.N such as 2.20, or 'latest')") from None
+    issue = Issue.objects.filter(volume=volume, number=number).first()
+    if issue is None:
+        raise ServiceError(f"issue {volume}.{number} not found")
+    return issue
+
+
+def _story_dict(headline: str, summary: str, score: float, reasons: dict, articles) -> dict:
+    return {
+        "headline": headline,
+        "summary_markdown": summary,
+        "score": round(score, 4),
+        "reasons": reasons,
+        "articles": [{"url": a.url, "source": a.source, "title": a.title,
+                      "published": a.published.isoformat() if a.published else None} for a in articles],
+    }
+
+
+def issue_data(issue: Issue, profile: Profile, include_all: bool = False) -> dict:
+    """The documented, stable JSON export of an issue (see docs/JSON.md)."""
+    stories = issue.stories.prefetch_related("storyarticle_set__article").order_by("-selected", "position")
+    def articles_of(story):
+        return [link.article for link in sorted(story.storyarticle_set.all(), key=lambda l: l.position)]
+    data = {
+        "format": "alliance-digest-issue/1",
+        "title": issue.title,
+        "volume": issue.volume,
+        "number": issue.number,
+        "label": profile.numbering.label(issue.volume, issue.number),
+        "date": issue.date.isoformat(),
+        "status": issue.status,
+        "window": {"start": issue.window_start.isoformat(), "end": issue.window_end.isoformat()},
+        "image": {"url": issue.image_url or None, "alt": issue.image_alt or None,
+                  "credit": issue.image_credit or None, "credit_url": issue.image_credit_url or None},
+        "intro": issue.intro,
+        "notice": issue.notice or None,
+        "footer": {"text": profile.footer, "contact_text": profile.contact_text, "contact": profile.contact},
+        "stories": [], "candidates": [],
+    }
+    for story in stories:
+        key = "stories" if story.selected else "candidates"
+        data[key].append(_story_dict(story.headline, story.summary_markdown, story.score, story.reasons,
+                                     articles_of(story)))
+    if include_all:
+        window = Window(issue.window_start, issue.window_end)
+        comp = compose_window(profile, window, exclude=issue, keep_all=True)
+        data["all_stories"] = [_story_dict(s.headline, s.summary_markdown, s.score, s.reasons, s.articles)
+                               for s in comp.all_stories]
+    return data
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,95 @@
+"""Django settings for a workspace. The CLI sets ``DIGEST_HOME`` before setup.
+
+The database is SQLite (WAL) inside the workspace unless ``DIGEST_DATABASE_URL``
+(or ``[database] url`` in ``digest.toml``) names another, e.g.
+``postgres://user:pass@host/db``: PostgreSQL works through configuration alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+
+import dj_database_url
+
+HOME = Path(os.environ.get("DIGEST_HOME", ".")).resolve()
+
+
+def _profile_database_url() -> str | None:
+    try:
+        data = tomllib.loads((HOME / "digest.toml").read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    url = data.get("database", {}).get("url") if isinstance(data.get("database"), dict) else None
+    return str(url) if url else None
+
+
+def _secret_key() -> str:
+    if os.environ.get("DIGEST_SECRET_KEY"):
+        return os.environ["DIGEST_SECRET_KEY"]
+    path = HOME / "secret_key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        if not HOME.is_dir():
+            return "unconfigured-" + secrets.token_urlsafe(32)
+        key = secrets.token_urlsafe(50)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("DIGEST_DEBUG") == "1"
+ALLOWED_HOSTS = os.environ.get("DIGEST_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "alliance_digest.db",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "alliance_digest.urls"
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+
+_db_url = os.environ.get("DIGEST_DATABASE_URL") or _profile_database_url()
+if _db_url:
+    DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60)}
+else:
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(HOME / "digest.sqlite3"),
+        "OPTIONS": {
+            # WAL lets the web app read while an ingest writes.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+            "transaction_mode": "IMMEDIATE",
+        },
+    }}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+STATIC_URL = "static/"

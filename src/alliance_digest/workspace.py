@@ -1,0 +1,84 @@
+"""Workspaces: a directory holding ``digest.toml`` and the SQLite database.
+
+Chosen by ``--home DIR``, else ``DIGEST_HOME``, else the current directory
+when it holds a ``digest.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alliance_digest.profile import PROFILE_NAME, Profile, default_profile_text, load_profile
+
+
+class WorkspaceError(Exception):
+    """No workspace where one was expected (or one where none should be)."""
+
+
+def locate(home: str | None) -> Path:
+    if home:
+        path = Path(home).expanduser()
+    elif os.environ.get("DIGEST_HOME"):
+        path = Path(os.environ["DIGEST_HOME"]).expanduser()
+    else:
+        path = Path.cwd()
+    path = path.resolve()
+    if not (path / PROFILE_NAME).is_file():
+        raise WorkspaceError(f"{path}: not a digest workspace (no {PROFILE_NAME}); run `digest init {path}` or pass --home")
+    return path
+
+
+def setup_django(home: Path, migrate: bool = True) -> None:
+    """Configure Django for ``home`` and bring its database schema up to date."""
+    os.environ["DIGEST_HOME"] = str(home)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_digest.settings")
+    import django
+    from django.conf import settings
+
+    if getattr(setup_django, "_home", None) is None:
+        django.setup()
+    elif setup_django._home != home:  # type: ignore[attr-defined]
+        _switch_database(home)
+    setup_django._home = home  # type: ignore[attr-defined]
+    if migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0, interactive=False)
+
+
+def _switch_database(home: Path) -> None:
+    """Point an already set-up process at another workspace's SQLite file.
+
+    Lets one process (tests, the demo) open several workspaces in turn; a
+    database named by URL is shared by all workspaces and stays as it is.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    default = settings.DATABASES["default"]
+    if default["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    connections.close_all()
+    name = str(home / "digest.sqlite3")
+    default["NAME"] = name
+    connections.settings["default"]["NAME"] = name
+    del connections["default"]
+
+
+def init(path: Path, profile_text: str | None = None) -> Path:
+    """Create a workspace at ``path`` (the directory may exist but not hold a profile)."""
+    path = path.expanduser().resolve()
+    if (path / PROFILE_NAME).exists():
+        raise WorkspaceError(f"{path}: already a workspace ({PROFILE_NAME} exists); nothing changed")
+    path.mkdir(parents=True, exist_ok=True)
+    (path / PROFILE_NAME).write_text(profile_text or default_profile_text(), "utf-8")
+    setup_django(path)
+    return path
+
+
+def open_workspace(home: str | None) -> tuple[Path, Profile]:
+    path = locate(home)
+    profile = load_profile(path / PROFILE_NAME)
+    setup_django(path)
+    return path, profile
