@@ -205,7 +205,7 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
         numbering=numbering,
         topic=topic,
         ranking=ranking,
-        grouping_threshold=number(grouping_t, "threshold", 0.2, float, 0, "grouping."),
+        grouping_threshold=number(grouping_t, "threshold", 0.15, float, 0, "grouping."),
         sources=sources,
         base_dir=base_dir,
     )

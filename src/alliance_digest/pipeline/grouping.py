@@ -136,7 +136,7 @@ def average_link(n: int, pairs: dict[tuple[int, int], float], threshold: float) 
     return clusters
 
 
-def group(items: list[GroupInput], threshold: float = 0.2) -> Grouping:
+def group(items: list[GroupInput], threshold: float = 0.15) -> Grouping:
     """Group ``items`` into events; deterministic for the same input order."""
     if not items:
         return Grouping([], sparse.csr_matrix((0, 1)), np.array(["_"]), 0)

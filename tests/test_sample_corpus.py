@@ -1,0 +1,96 @@
+"""The bundled sample corpus end to end: the demo's draft is the US-Japan news,
+one story per event, look-alike events apart."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from alliance_digest.demo import run_demo, sample_dir
+from alliance_digest.pipeline.urls import canonicalise
+
+EXPECTED = json.loads((sample_dir() / "expected.json").read_text("utf-8"))
+STORY_OF = {canonicalise(url): info["story"] for url, info in EXPECTED["articles"].items()}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Run the demo once; return its output files and the issue's JSON with all stories."""
+    home = tmp_path_factory.mktemp("demo") / "demo-workspace"
+    files = run_demo(home, echo=lambda m: None)
+    from alliance_digest import services
+    from alliance_digest.profile import load_profile
+
+    profile = load_profile(home / "digest.toml")
+    data = services.issue_data(services.find_issue("latest"), profile, include_all=True)
+    return {"files": files, "data": data, "home": home}
+
+
+def _stories_of(story):
+    return {STORY_OF[canonicalise(a["url"])] for a in story["articles"]}
+
+
+def test_demo_markdown_has_the_reference_issue_shape(demo):
+    md = demo["files"]["md"].read_text("utf-8")
+    assert md.startswith("# US-Japan Alliance Digest\n")
+    assert re.search(r"^Vol: \d+\.\d+$", md, re.M)
+    assert "\nNovember 8, 2026\n" in md
+    assert re.search(r"^Image Source: \[[^\]]+\]\(https?://[^)]+\)$", md, re.M)
+    headlines = md.split("Headlines:\n\n", 1)[1].split("\n\nDetails:", 1)[0].splitlines()
+    details = md.split("Details:\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(headlines) == 5 and all(h.startswith("- ") for h in headlines)
+    assert len(details) == 5 and all(d.startswith("- ") for d in details)
+    for story, paragraph in zip(demo["data"]["stories"], details):
+        urls = {a["url"] for a in story["articles"]}
+        linked = set(re.findall(r"\]\((https?://[^)]+)\)", paragraph))
+        assert linked and linked <= urls, "each paragraph links only to its own story's sources"
+        assert re.search(r"\*\*[^*]+\*\*", paragraph), "each paragraph has a bold key fact"
+        assert story["headline"].replace("$", "\\$") in "\n".join(headlines)
+    assert "bi-weekly summary" in md.rsplit("\n\n", 1)[-1]
+
+
+def test_drafted_stories_are_the_us_japan_stories(demo):
+    stories = demo["data"]["stories"]
+    assert len(stories) == 5
+    for story in stories:
+        events = _stories_of(story)
+        assert all(EXPECTED["stories"][e]["us_japan"] for e in events), story["headline"]
+    for candidate in demo["data"]["candidates"]:
+        assert all(EXPECTED["stories"][e]["us_japan"] for e in _stories_of(candidate)), candidate["headline"]
+
+
+def test_every_multi_outlet_event_is_one_story(demo):
+    in_window = {canonicalise(a["url"]) for s in demo["data"]["all_stories"] for a in s["articles"]}
+    for story_id, info in EXPECTED["stories"].items():
+        urls = {canonicalise(u) for u in info["articles"]} & in_window
+        if len(urls) < 2:
+            continue
+        holders = [s for s in demo["data"]["all_stories"]
+                   if urls & {canonicalise(a["url"]) for a in s["articles"]}]
+        assert len(holders) == 1, f"{story_id} split into {[h['headline'] for h in holders]}"
+
+
+def test_no_story_mixes_two_events_and_look_alikes_stay_apart(demo):
+    for story in demo["data"]["all_stories"]:
+        assert len(_stories_of(story)) == 1, f"{story['headline']} mixes {_stories_of(story)}"
+    assert EXPECTED["lookalikes"], "the corpus declares look-alike pairs"
+
+
+def test_near_duplicates_and_tracking_variants_are_stored_once(demo):
+    from alliance_digest.workspace import setup_django
+
+    setup_django(demo["home"], migrate=False)
+    from alliance_digest.db.models import Article
+
+    urls = list(Article.objects.values_list("canonical_url", flat=True))
+    assert len(urls) == len(set(urls)) == len(EXPECTED["articles"])
+
+
+def test_html_and_text_outputs_written(demo):
+    html = demo["files"]["html"].read_text("utf-8")
+    txt = demo["files"]["txt"].read_text("utf-8")
+    assert "<h1>US-Japan Alliance Digest</h1>" in html and html.count('<li id="story-') == 5
+    assert "HEADLINES" in txt and "[1] https://" in txt and "**" not in txt
