@@ -4,10 +4,12 @@ TF-IDF vectors of each article (headline counted twice, then the opening of
 the body) are compared only where they share distinctive terms: each vector
 is cut to its strongest terms and a sparse product of those cut vectors
 yields the candidate pairs, so the work grows with the number of related
-pairs, not with every pair in the window. Candidates are scored with the
-full cosine and merged by average linkage over that sparse graph (pairs never
-compared count as 0), which keeps look-alike events apart better than
-single linkage's chaining.
+pairs, not with every pair in the window. Candidate pairs at or above the
+merge threshold link articles into components (no merge can ever cross
+two components); each component is then clustered by average linkage on
+its exact cosines (SciPy), which keeps look-alike events apart better than
+single linkage's chaining. A component too large for a dense matrix falls
+back to average linkage over the sparse candidate graph.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from datetime import datetime
 
 import numpy as np
 from scipy import sparse
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 BODY_CHARS = 1500  # the lead paragraphs say what the event is
 CANDIDATE_TERMS = 25  # terms per article used to find candidate pairs
-CANDIDATE_MIN = 0.02  # minimum overlap of cut vectors to compare a pair
+CANDIDATE_MIN = 0.02  # minimum overlap of cut vectors to compare a pair (at least)
 MAX_DAYS_APART = 10  # coverage of one event is bunched in time
+DENSE_LIMIT = 6000  # largest component clustered with a dense similarity matrix
 
 
 @dataclass
@@ -78,22 +83,21 @@ def vectorise(items: list[GroupInput]) -> tuple[sparse.csr_matrix, np.ndarray]:
     return matrix.tocsr(), vectorizer.get_feature_names_out()
 
 
-def candidate_pairs(matrix: sparse.csr_matrix, items: list[GroupInput]) -> dict[tuple[int, int], float]:
+def candidate_pairs(matrix: sparse.csr_matrix, items: list[GroupInput],
+                    minimum: float = CANDIDATE_MIN) -> dict[tuple[int, int], float]:
     """Cosine of every pair sharing distinctive terms (and close enough in time)."""
     pruned = _prune_rows(matrix, CANDIDATE_TERMS)
     overlap = sparse.triu(pruned @ pruned.T, k=1).tocoo()
-    keep = overlap.data >= CANDIDATE_MIN
+    keep = overlap.data >= minimum
     rows, cols = overlap.row[keep], overlap.col[keep]
     if len(rows) == 0:
         return {}
+    stamps = np.array([i.published.timestamp() if i.published else np.nan for i in items])
+    gap = np.nan_to_num(np.abs(stamps[rows] - stamps[cols]), nan=0.0)
+    near = gap <= MAX_DAYS_APART * 86400
+    rows, cols = rows[near], cols[near]
     sims = np.asarray(matrix[rows].multiply(matrix[cols]).sum(axis=1)).ravel()
-    pairs: dict[tuple[int, int], float] = {}
-    for i, j, sim in zip(rows.tolist(), cols.tolist(), sims.tolist()):
-        a, b = items[i].published, items[j].published
-        if a and b and abs((a - b).total_seconds()) > MAX_DAYS_APART * 86400:
-            continue
-        pairs[(i, j)] = sim
-    return pairs
+    return dict(zip(zip(rows.tolist(), cols.tolist()), sims.tolist()))
 
 
 def average_link(n: int, pairs: dict[tuple[int, int], float], threshold: float) -> list[list[int]]:
@@ -136,13 +140,72 @@ def average_link(n: int, pairs: dict[tuple[int, int], float], threshold: float) 
     return clusters
 
 
+def components(n: int, pairs: dict[tuple[int, int], float], threshold: float) -> list[list[int]]:
+    """Connected components of the graph of pairs at or above ``threshold``."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for (i, j), sim in pairs.items():
+        if sim >= threshold:
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def _too_far_apart(items: list[GroupInput], members: list[int]) -> np.ndarray:
+    stamps = np.array([items[i].published.timestamp() if items[i].published else np.nan for i in members],
+                      dtype=np.float32)
+    gap = np.abs(stamps[:, None] - stamps[None, :])
+    return gap > MAX_DAYS_APART * 86400  # NaN (no date) compares False
+
+
+def _dense_average_link(matrix: sparse.csr_matrix, items: list[GroupInput], members: list[int],
+                        threshold: float) -> list[list[int]]:
+    sub = matrix[members]
+    dist = (sub @ sub.T).toarray()  # float32 cosines
+    np.clip(dist, 0.0, 1.0, out=dist)
+    dist[_too_far_apart(items, members)] = 0.0
+    np.subtract(1.0, dist, out=dist)  # in place: a component can be thousands wide
+    np.fill_diagonal(dist, 0.0)
+    condensed = squareform(dist, checks=False).astype(np.float64)
+    del dist
+    tree = linkage(condensed, method="average")
+    labels = fcluster(tree, t=1.0 - threshold + 1e-9, criterion="distance")
+    out: dict[int, list[int]] = {}
+    for member, label in zip(members, labels):
+        out.setdefault(int(label), []).append(member)
+    return list(out.values())
+
+
 def group(items: list[GroupInput], threshold: float = 0.15) -> Grouping:
     """Group ``items`` into events; deterministic for the same input order."""
     if not items:
         return Grouping([], sparse.csr_matrix((0, 1)), np.array(["_"]), 0)
     matrix, vocabulary = vectorise(items)
-    pairs = candidate_pairs(matrix, items)
-    return Grouping(average_link(len(items), pairs, threshold), matrix, vocabulary, len(pairs))
+    # the cut vectors' overlap is a lower bound of the cosine: far below the
+    # threshold it is not worth the exact comparison
+    pairs = candidate_pairs(matrix, items, max(CANDIDATE_MIN, threshold / 3))
+    clusters: list[list[int]] = []
+    for members in components(len(items), pairs, threshold):
+        if len(members) == 1:
+            clusters.append(members)
+        elif len(members) <= DENSE_LIMIT:
+            clusters.extend(_dense_average_link(matrix, items, members, threshold))
+        else:
+            index = {m: k for k, m in enumerate(members)}
+            sub_pairs = {(index[i], index[j]): s for (i, j), s in pairs.items() if i in index and j in index}
+            clusters.extend([[members[k] for k in c] for c in average_link(len(members), sub_pairs, threshold)])
+    clusters = sorted(sorted(c) for c in clusters)
+    return Grouping(clusters, matrix, vocabulary, len(pairs))
 
 
 def term_similarity(a: dict[str, float], b: dict[str, float]) -> float:

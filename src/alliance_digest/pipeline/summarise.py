@@ -38,7 +38,9 @@ _TITLE_SUFFIX = re.compile(r"\s+[|\-–—]\s+[^|\-–—]{2,40}$")
 _TITLE_PREFIX = re.compile(r"^(opinion|analysis|exclusive|explainer|watch|live|update|breaking|editorial|"
                            r"commentary|review|podcast|video)\s*[|:\-–—]\s*", re.I)
 _SUBORDINATE = ("which", "who", "whom", "whose", "where", "when", "while", "although", "though", "as", "after")
-HEADLINE_HARD_MAX = 16  # beyond this a headline is cut at a natural break
+HEADLINE_HARD_MAX = 16
+_CUT_BEFORE = {"after", "amid", "as", "over", "with", "for", "in", "on", "despite", "following", "ahead",
+               "while", "before", "to", "at", "by", "from"}  # beyond this a headline is cut at a natural break
 NEWS_VERBS = {
     "announced", "announces", "said", "says", "signed", "signs", "agreed", "agree", "agrees",
     "named", "names", "met", "meet", "meets", "unveiled", "unveils", "reported", "reports",
@@ -70,8 +72,21 @@ def clean_title(title: str) -> str:
     return title.rstrip(" .")
 
 
+_HEADLINE_WORDS = NEWS_VERBS | set("""a an the and or but of to in on at for with by from as over amid after before
+into about against under new next first last top key talks deal deals plan plans pact agree agrees sign
+signs name names pick picks tap taps back backs seek seeks push pushes hit hits face faces vow vows eye eyes
+boost boosts cut cuts raise raises say says meet meets hold holds open opens launch launches set sets
+end ends begin begins hike hikes tariff tariffs trade minister ministers envoy ambassador president
+prime secretary chief official officials leader leaders drill drills exercise exercises summit""".split())
+
+
 def _sentence_case(title: str, corpus_lower: set[str]) -> str:
-    """Lower-case Title Case words that the sources also write in lower case."""
+    """Lower-case Title Case words that are not names.
+
+    A word is lowered when the sources also write it in lower case, or when
+    it is a common headline word the sources never use; a name (written
+    capitalised everywhere) keeps its capital.
+    """
     tokens = title.split(" ")
     capitalised = [t for t in tokens[1:] if t[:1].isupper()]
     if len(tokens) < 4 or len(capitalised) < 0.6 * (len(tokens) - 1):
@@ -79,7 +94,8 @@ def _sentence_case(title: str, corpus_lower: set[str]) -> str:
     out = [tokens[0]]
     for token in tokens[1:]:
         core = token.strip("\"'“”‘’(),:;")
-        if core[:1].isupper() and not core.isupper() and core.lower() in corpus_lower:
+        low = core.lower()
+        if core[:1].isupper() and not core.isupper() and (low in corpus_lower or low in _HEADLINE_WORDS):
             token = token.replace(core, core.lower(), 1)
         out.append(token)
     return " ".join(out)
@@ -99,7 +115,11 @@ def _shorten(title: str) -> str:
     head = title.split(", ")[0]
     if 3 <= len(words(head)) <= HEADLINE_HARD_MAX:
         return head
-    return title
+    tokens = title.split()
+    for k in range(min(HEADLINE_MAX_WORDS, len(tokens) - 1), 4, -1):
+        if tokens[k].lower() in _CUT_BEFORE:  # drop a trailing qualifier phrase
+            return " ".join(tokens[:k]).rstrip(",;:")
+    return " ".join(tokens[:HEADLINE_MAX_WORDS])
 
 
 def _lower_words(story: StoryDraft) -> set[str]:

@@ -1,0 +1,126 @@
+"""Drafting issues in a workspace (numbering, windows, thin windows) and rendering them."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+import pytest
+
+from conftest import write
+
+
+def _lines(items):
+    return "\n".join(json.dumps(i) for i in items) + "\n"
+
+
+def _event(n, day, outlet, title, text):
+    return {"url": f"https://{outlet}.example/{n}", "title": title, "text": text,
+            "published": f"2026-10-{day:02d}T09:00:00Z", "source": outlet.title()}
+
+
+ALLIANCE = [
+    _event(1, 27, "harbor", "US and Japan sign defense alliance pact in Tokyo",
+           "The United States and Japan signed a defense alliance pact in Tokyo on Tuesday. "
+           "The pact commits Washington and Tokyo to joint planning for regional security crises. "
+           "Japanese and American ministers called it the biggest alliance upgrade in a decade. "
+           "The agreement also covers $3 billion in joint missile production."),
+    _event(2, 27, "coast", "Japan, US agree alliance pact for joint crisis planning",
+           "Japan and the United States agreed an alliance pact in Tokyo on Tuesday to plan jointly for regional crises. "
+           "Officials in Tokyo said the security pact includes $3 billion of joint missile production. "
+           "The defense ministers of both countries signed the document."),
+]
+UNRELATED = [
+    _event(3, 28, "harbor", "Local bakery wins national bread prize", "A bakery in Ohio won a national prize for its bread. "
+           "The owners said they would expand."),
+    _event(4, 29, "coast", "Storm brings heavy snow to the Alps", "Heavy snow fell across the Alps on Thursday. "
+           "Ski resorts said they would open early."),
+]
+
+
+@pytest.fixture
+def ingested(home, cli, tmp_path):
+    path = write(tmp_path / "items.jsonl", _lines(ALLIANCE + UNRELATED))
+    assert cli(home, "ingest", path).exit_code == 0
+    return home
+
+
+def test_thin_window_holds_fewer_stories_and_says_so(ingested, cli):
+    result = cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08")
+    assert result.exit_code == 0, result.output
+    assert "1 stories" in result.output and "Thin window" in result.output
+    data = json.loads(cli(ingested, "render", "latest", "--format", "json").output)
+    assert [len(s["articles"]) for s in data["stories"]] == [2]  # both outlets, one story
+    assert data["notice"] and "only 1 of the 5" in data["notice"]
+    titles = {a["title"] for s in data["stories"] + data["candidates"] for a in s["articles"]}
+    assert "Local bakery wins national bread prize" not in titles  # never padded
+    md = cli(ingested, "render", "latest").output
+    assert "Note to editors" in md
+
+
+def test_issue_numbers_follow_the_last_and_roll_over_volumes(ingested, cli, home):
+    profile_path = home / "digest.toml"
+    text = profile_path.read_text().replace("start_volume = 1", "start_volume = 2").replace(
+        "start_number = 1", "start_number = 25").replace("issues_per_volume = 26", "issues_per_volume = 26")
+    profile_path.write_text(text)
+    outputs = [cli(home, "draft", "--start", s, "--end", e).output for s, e in
+               [("2026-10-12", "2026-10-25"), ("2026-10-26", "2026-11-08"), ("2026-11-09", "2026-11-22")]]
+    assert [o.split()[2] for o in outputs] == ["2.25", "2.26", "3.1"]
+    assert "(Vol: 3.1)" in outputs[2]
+    listing = cli(home, "issues").output.splitlines()
+    assert listing[0].split()[0] == "3.1"
+
+
+def test_redrafting_a_window_needs_replace_and_keeps_the_number(ingested, cli):
+    cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08")
+    again = cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08")
+    assert again.exit_code == 1 and "already holds a draft" in again.output and "--replace" in again.output
+    replaced = cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08", "--replace")
+    assert replaced.exit_code == 0 and "issue 1.1" in replaced.output
+
+
+def test_default_window_is_the_cadence_ending_today(ingested, cli):
+    result = cli(ingested, "draft")
+    end = date.today()
+    start = date.fromordinal(end.toordinal() - 13)
+    assert f"for {start}..{end}" in result.output
+
+
+def test_unknown_issue_and_bad_dates_are_one_clear_line(ingested, cli):
+    result = cli(ingested, "render", "9.99")
+    assert result.exit_code == 1 and result.output.strip() == "Error: issue 9.99 not found"
+    result = cli(ingested, "render", "nonsense")
+    assert "is not an issue number" in result.output
+    result = cli(ingested, "draft", "--end", "2026-13-45")
+    assert result.exit_code == 2 and "'2026-13-45' is not a date" in result.output
+
+
+def test_json_export_shape(ingested, cli):
+    cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08")
+    data = json.loads(cli(ingested, "render", "1.1", "--format", "json", "--all").output)
+    for key in ("title", "volume", "number", "date", "window", "image", "stories", "candidates", "all_stories"):
+        assert key in data
+    assert data["window"] == {"start": "2026-10-26", "end": "2026-11-08"}
+    assert set(data["image"]) >= {"url", "credit"}
+    story = data["stories"][0]
+    assert set(story) >= {"headline", "summary_markdown", "score", "articles"}
+    assert set(story["articles"][0]) >= {"url", "source", "title", "published"}
+    all_urls = sorted(a["url"] for s in data["all_stories"] for a in s["articles"])
+    assert all_urls == sorted(i["url"] for i in ALLIANCE + UNRELATED)
+
+
+def test_hostile_feed_text_renders_inert_everywhere(home, cli, tmp_path):
+    evil = {"url": "https://evil.example/1", "title": "US and Japan <script>alert(1)</script> alliance pact",
+            "text": "The United States and Japan signed an alliance pact <script>alert(2)</script> in Tokyo on Monday. "
+                    "Officials in Washington called the [alliance](javascript:alert(3)) deal historic for Japan. "
+                    "The defense ministers of both countries will meet again in Tokyo next year.",
+            "published": "2026-10-27T00:00:00Z", "image": "javascript:alert(4)", "source": "Evil <b>Outlet</b>"}
+    cli(home, "ingest", write(tmp_path / "evil.jsonl", json.dumps(evil) + "\n"))
+    cli(home, "draft", "--start", "2026-10-26", "--end", "2026-11-08")
+    html = cli(home, "render", "latest", "--format", "html").output
+    assert "<script>" not in html
+    assert not re.search(r"(href|src)=\"?\s*javascript:", html, re.I)
+    assert "&lt;script&gt;" in html  # shown as text, not run
+    md = cli(home, "render", "latest", "--format", "md").output
+    assert not re.search(r"(?<!\\)\]\(javascript:", md) and "<script>" not in md.replace("\\<script\\>", "")

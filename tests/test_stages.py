@@ -1,0 +1,152 @@
+"""Pipeline stages on their own: relevance, grouping, ranking, drafting (no Django)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime, timedelta, timezone
+
+from alliance_digest.pipeline.grouping import GroupInput, group
+from alliance_digest.pipeline.ranking import Weights, rank
+from alliance_digest.pipeline.records import StoryArticle, StoryDraft
+from alliance_digest.pipeline.relevance import RelevanceScorer
+from alliance_digest.pipeline.summarise import draft_headline, draft_summary, select_sentences
+from alliance_digest.pipeline.text import split_sentences
+from alliance_digest.profile import Numbering, default_profile_text, parse_profile
+
+PROFILE = parse_profile(tomllib.loads(default_profile_text()))
+SCORER = RelevanceScorer(PROFILE.topic)
+
+
+def test_relevance_needs_both_countries_and_explains_itself():
+    both = SCORER.score("Japan and US hold 2+2 security talks in Tokyo",
+                        "Foreign and defense ministers of Japan and the United States discussed the alliance.")
+    japan_only = SCORER.score("Japan's economy grows", "Japanese output rose in Tokyo factories.")
+    assert both.score > PROFILE.topic.threshold > japan_only.score
+    explained = both.explanation()
+    assert explained["entities"]["Japan"] >= 2 and explained["entities"]["United States"] >= 1
+    assert "2+2" in explained["terms"] and "alliance" in explained["terms"]
+
+
+def test_exclusions_fire_and_lower_the_score():
+    sport = SCORER.score("Japan beats US in baseball final", "The Japan Series champions beat an American team.")
+    assert sport.exclusions and sport.score < PROFILE.topic.threshold
+
+
+def test_capitalised_patterns_are_case_sensitive():
+    lower = SCORER.score("Talks with us in Tokyo", "Japan invited us to visit.")
+    upper = SCORER.score("Talks with US in Tokyo", "Japan invited the US to visit.")
+    assert "United States" not in lower.entities and "United States" in upper.entities
+
+
+STORY_A = ["Japan names new ambassador to the United States",
+           "Tokyo appoints veteran diplomat Sato as envoy to Washington",
+           "Japan picks Sato as its next ambassador in Washington"]
+STORY_B = ["Earthquake of magnitude 6.1 strikes Chile's north coast",
+           "Strong quake hits northern Chile, no tsunami warning"]
+STORY_C = ["US names new ambassador to South Korea",  # look-alike of A, another event
+           "Washington picks Kim as ambassador to Seoul"]
+
+
+def _items(titles, extra):
+    return [GroupInput(t, f"{t}. {extra}") for t in titles]
+
+
+FILLER_TOPICS = ["football", "election", "bank rates", "new phone", "film festival", "oil prices", "train strike",
+                 "museum opening", "wildfire", "chess final", "vaccine trial", "space launch", "court ruling",
+                 "housing market", "marathon", "new ambassador to France", "ambassador to Canada named",
+                 "bridge collapse", "music awards", "farm subsidies"]
+
+
+def _filler():
+    """A window of unrelated news, so term weights are realistic."""
+    return [GroupInput(f"Report on {topic} number {i}", f"Coverage of the {topic}. Officials said the {topic} "
+                       f"drew attention on day {i} in city{i}.") for i, topic in enumerate(FILLER_TOPICS)]
+
+
+def test_grouping_joins_coverage_and_keeps_look_alikes_apart():
+    items = (_items(STORY_A, "The cabinet approved Hiro Sato, a former deputy foreign minister, for the post. "
+                             "Sato replaces Ken Ito, who served three years. Chief Cabinet Secretary Mori praised "
+                             "Sato's experience in alliance management and trade negotiations with Tokyo's ally.")
+             + _items(STORY_B, "The magnitude 6.1 earthquake shook Antofagasta; officials reported damage to roads. "
+                               "The seismology center said the quake was 40 km deep. Mines paused operations.")
+             + _items(STORY_C, "The White House nominated Daniel Kim, a trade negotiator, to serve in Seoul. "
+                               "The Senate Foreign Relations Committee will hold a confirmation hearing. Kim "
+                               "previously worked on semiconductor export controls at the Commerce Department."))
+    clusters = group(items + _filler()).clusters
+    assert [c for c in clusters if c[0] < 7] == [[0, 1, 2], [3, 4], [5, 6]]
+
+
+def test_grouping_compares_only_pairs_sharing_distinctive_terms():
+    items = [GroupInput(f"Topic {i} word{i} alpha{i}", f"unique{i} distinct{i} vocabulary{i} " * 3) for i in range(200)]
+    result = group(items)
+    assert len(result.clusters) == 200
+    assert result.compared_pairs < 200 * 199 / 2 / 10
+
+
+def _article(pk, source, title, text, days=0, relevance=0.8, authority=0.5):
+    return StoryArticle(id=pk, url=f"https://{source}.example/{pk}", title=title, text=text, source=source,
+                        published=datetime(2026, 11, 1, tzinfo=timezone.utc) + timedelta(days=days),
+                        relevance=relevance, authority=authority)
+
+
+def test_ranking_prefers_relevant_multi_outlet_authoritative_new_stories():
+    start, end = datetime(2026, 10, 26, tzinfo=timezone.utc), datetime(2026, 11, 9, tzinfo=timezone.utc)
+    wide = StoryDraft([_article(1, "a", "x", "x"), _article(2, "b", "x", "x"), _article(3, "c", "x", "x")],
+                      terms_weights={"ambassador": 1.0})
+    single = StoryDraft([_article(4, "a", "y", "y")], terms_weights={"drill": 1.0})
+    repeat = StoryDraft([_article(5, "a", "z", "z"), _article(6, "b", "z", "z"), _article(7, "c", "z", "z")],
+                        terms_weights={"tariff": 1.0})
+    irrelevant = StoryDraft([_article(8, "a", "w", "w", relevance=0.01), _article(9, "b", "w", "w", relevance=0.01)])
+    ranked = rank([single, irrelevant, repeat, wide], Weights(), start, end, threshold=0.35,
+                  previous=[{"tariff": 1.0}])
+    assert ranked[0] is wide
+    assert ranked.index(repeat) > ranked.index(wide) and repeat.reasons["repeat_of_earlier_issue"]
+    assert ranked[-1] is irrelevant and not irrelevant.relevant
+    assert set(wide.reasons) >= {"relevance", "outlets", "authority", "recency", "novelty"}
+
+
+BODY_1 = ("Japan's cabinet on Tuesday appointed Hiro Sato as ambassador to the United States, replacing Ken Ito. "
+          "Sato, 61, served as deputy foreign minister and led trade talks with Washington in 2025. "
+          "He is expected to arrive in Washington in December. Subscribe to our newsletter for more.")
+BODY_2 = ("Tokyo named veteran diplomat Hiro Sato as its next envoy to Washington on Tuesday. "
+          "The appointment comes as the allies prepare for a summit in the spring. "
+          "Sato has worked with both Democratic and Republican administrations.")
+
+
+def test_summary_sentences_are_all_taken_from_cited_sources():
+    story = StoryDraft([_article(1, "ledger", "Japan Names Hiro Sato Ambassador To The United States", BODY_1),
+                        _article(2, "wire", "Tokyo taps Sato as envoy to Washington", BODY_2)])
+    markdown = draft_summary(story)
+    plain = re.sub(r"\]\([^)]*\)", "", markdown).replace("[", "").replace("**", "").replace("\\", "")
+    source_sentences = set(split_sentences(BODY_1)) | set(split_sentences(BODY_2))
+    drafted = split_sentences(plain)
+    assert drafted and all(s in source_sentences for s in drafted)
+    assert "Subscribe" not in plain
+    linked = set(re.findall(r"\]\((https?://[^)]+)\)", markdown))
+    assert linked == {"https://ledger.example/1", "https://wire.example/2"}  # several sources cited
+    assert markdown.count("**") == 2
+    assert 25 <= len(plain.split()) <= 160
+
+
+def test_headline_is_short_sentence_case_and_from_a_source():
+    story = StoryDraft([_article(1, "ledger", "Japan Names Hiro Sato Ambassador To The United States", BODY_1),
+                        _article(2, "wire", "Opinion | Why Sato matters", BODY_2)])
+    headline = draft_headline(story)
+    assert headline == "Japan names Hiro Sato ambassador to the United States"
+    long = StoryDraft([_article(3, "x", "Japan and the United States agree after long talks on a wide-ranging package "
+                                         "of measures covering trade, investment and security: officials", BODY_2)])
+    assert len(draft_headline(long).split()) <= 16
+
+
+def test_selection_is_deterministic():
+    story = StoryDraft([_article(1, "ledger", "t", BODY_1), _article(2, "wire", "t", BODY_2)])
+    assert [s.text for s in select_sentences(story)] == [s.text for s in select_sentences(story)]
+
+
+def test_numbering_rolls_over_volumes():
+    numbering = Numbering(start_volume=2, start_number=19, issues_per_volume=20)
+    assert numbering.first() == (2, 19)
+    assert numbering.after(2, 19) == (2, 20)
+    assert numbering.after(2, 20) == (3, 1)
+    assert numbering.label(2, 20) == "Vol: 2.20"
