@@ -135,6 +135,8 @@ def draft(obj: Context, start: date | None, end: date | None, replace: bool) -> 
         raise click.ClickException(str(exc)) from None
     click.echo(f"drafted issue {issue.key} ({profile.numbering.label(issue.volume, issue.number)}) "
                f"for {start}..{end}: {len(comp.selected)} stories, {len(comp.candidates)} candidates")
+    for k, story in enumerate(comp.selected, start=1):
+        click.echo(f"  {k}. {story.headline}  (score {story.score:.2f}, {len(story.outlets)} outlet(s))")
     if comp.thin:
         click.echo(comp.notice())
 
@@ -164,6 +166,37 @@ def render(obj: Context, issue: str, fmt: str, include_all: bool, output: str | 
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+@cli.command()
+@click.option("--start", callback=_date, metavar="DATE", help="Published on or after this day.")
+@click.option("--end", callback=_date, metavar="DATE", help="Published on or before this day.")
+@click.option("--min-score", type=float, default=0.0, show_default=True, help="Only articles at least this relevant.")
+@click.option("--search", metavar="TEXT", help="Only articles whose title contains TEXT.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--explain", is_flag=True, help="Show why each article scored as it did.")
+@click.pass_obj
+def articles(obj: Context, start, end, min_score: float, search: str | None, limit: int, explain: bool) -> None:
+    """List stored articles, most relevant first, with their topic scores."""
+    obj.open()
+    from alliance_digest.db.models import Article
+    from alliance_digest.pipeline.compose import Window
+
+    rows = Article.objects.filter(relevance__gte=min_score)
+    if start:
+        rows = rows.filter(published__gte=Window(start, start).start_dt)
+    if end:
+        rows = rows.filter(published__lt=Window(end, end).end_dt)
+    if search:
+        rows = rows.filter(title__icontains=search)
+    for article in rows.order_by("-relevance", "-published", "id")[:limit]:
+        day = article.published.date().isoformat() if article.published else "no date   "
+        click.echo(f"{article.relevance:.3f}  {day}  {article.source[:24]:<24}  {article.title[:90]}")
+        if explain:
+            why = article.relevance_explanation or {}
+            for key in ("entities", "terms", "exclusions"):
+                if why.get(key):
+                    click.echo(f"{'':>19}{key}: " + ", ".join(f"{k} x{v}" for k, v in why[key].items()))
 
 
 @cli.command("issues")
