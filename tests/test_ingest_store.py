@@ -107,3 +107,17 @@ def test_commands_outside_a_workspace_say_so(cli, tmp_path, monkeypatch):
     monkeypatch.delenv("DIGEST_HOME", raising=False)
     result = cli(tmp_path / "nowhere", "ingest", "x.xml")
     assert result.exit_code != 0 and "not a digest workspace" in result.output
+
+
+def test_articles_lists_scores_with_their_reasons(home, cli, tmp_path):
+    cli(home, "ingest", write(tmp_path / "harbor.xml", FEED))
+    out = cli(home, "articles", "--explain").output.splitlines()
+    assert out[0].split()[-1] == "Tokyo" and "US and Japan sign alliance pact" in out[0]
+    assert "entities: Japan" in out[1] and "United States" in out[1]
+    assert any("terms:" in l and "alliance" in l for l in out)
+    assert "Local bakery" in out[-1]
+
+
+def test_init_refuses_to_overwrite_a_workspace(home, cli):
+    result = cli(None, "init", home)
+    assert result.exit_code == 1 and "already a workspace" in result.output
