@@ -245,6 +245,58 @@ def manage(obj: Context, args: tuple[str, ...]) -> None:
     execute_from_command_line(["digest manage", *args])
 
 
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure editorial quality on real, labelled data (default: ../shared/data).
+
+    Each stage prints a table (or JSON with --json). Nothing is written to
+    any workspace: evaluations that need one make a temporary one.
+    """
+
+
+def _data_option(f):
+    return click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+                        help="Evaluation data folder (default: $DIGEST_SHARED_DATA, else ../shared/data).")(f)
+
+
+def _json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")(f)
+
+
+def _run_eval(stage: str, data_dir: Path | None, as_json: bool, **options) -> None:
+    import importlib
+    import time
+
+    from alliance_digest.evaluation import DataMissing, default_data_dir
+
+    module = importlib.import_module(f"alliance_digest.evaluation.{stage}")
+    begin = time.perf_counter()
+    try:
+        report = module.run(data_dir or default_data_dir(), **options)
+    except DataMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    report.seconds = time.perf_counter() - begin
+    click.echo(report.to_json() if as_json else report.table())
+
+
+@eval_group.command("extraction")
+@_data_option
+@_json_option
+@click.option("--limit", type=int, help="Only the first N pages (default: all 181).")
+def eval_extraction(data_dir, as_json, limit) -> None:
+    """Main-text extraction: token precision/recall/F1 against the benchmark's gold, next to plain trafilatura."""
+    _run_eval("extraction", data_dir, as_json, limit=limit)
+
+
+@eval_group.command("grouping")
+@_data_option
+@_json_option
+@click.option("--threshold", type=float, help="Grouping threshold to try (default: the default profile's).")
+def eval_grouping(data_dir, as_json, threshold) -> None:
+    """Story grouping: B-cubed on ECB+ and pairwise F1 on the news windows' event ids."""
+    _run_eval("grouping", data_dir, as_json, threshold=threshold)
+
+
 def main() -> None:
     cli(prog_name="digest")
 

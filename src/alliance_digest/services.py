@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from django.db import transaction
 from django.db.models import Q
@@ -49,9 +50,32 @@ class IngestReport:
                 f"{self.failed} failed")
 
 
+MODEL_FILE = "relevance_model.json"
+
+
+def model_path(profile: Profile) -> Path:
+    """Where `digest learn` keeps the workspace's learned relevance model."""
+    return profile.base_dir / MODEL_FILE
+
+
 def topic_version(profile: Profile) -> str:
+    """Changes whenever the topic profile or the learned model changes."""
     blob = json.dumps(dataclasses.asdict(profile.topic), sort_keys=True)
+    path = model_path(profile)
+    if path.is_file():
+        blob += hashlib.sha256(path.read_bytes()).hexdigest()
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def make_scorer(profile: Profile):
+    """The profile's rule scorer, combined with the learned model when there is one."""
+    rules = RelevanceScorer(profile.topic)
+    path = model_path(profile)
+    if not path.is_file():
+        return rules
+    from alliance_digest.pipeline.learned import LearnedScorer, RelevanceModel
+
+    return LearnedScorer(rules, RelevanceModel.load(path))
 
 
 def _guid_key(guid: str | None) -> str | None:
@@ -64,7 +88,7 @@ def _guid_key(guid: str | None) -> str | None:
 def store_articles(records: list[ArticleRecord], profile: Profile, report: IngestReport,
                    scorer: RelevanceScorer | None = None) -> None:
     """Store new articles once; fill blanks of known ones (never overwrite)."""
-    scorer = scorer or RelevanceScorer(profile.topic)
+    scorer = scorer or make_scorer(profile)
     version = topic_version(profile)
     for start in range(0, len(records), BATCH):
         batch = records[start:start + BATCH]
@@ -140,7 +164,7 @@ def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
     the rest; nothing stored is overwritten.
     """
     report = IngestReport()
-    scorer = RelevanceScorer(profile.topic)
+    scorer = make_scorer(profile)
     user_agent = f"AllianceDigest/0.1 (+{profile.user_agent_contact})"
     emit = on_problem or (lambda p: None)
     for location, kind, name in locations:
@@ -180,7 +204,7 @@ def refresh_relevance(profile: Profile, window: Window) -> int:
     stale = list(Article.objects.filter(window_articles(window)).exclude(relevance_version=version))
     if not stale:
         return 0
-    scorer = RelevanceScorer(profile.topic)
+    scorer = make_scorer(profile)
     for article in stale:
         rel = scorer.score(article.title, article.text or article.summary)
         article.relevance, article.relevance_explanation = rel.score, rel.explanation()

@@ -78,8 +78,10 @@ def parse_page(content: bytes | str, origin: str, url: str | None = None,
         result.fatal = Problem(origin, f"not an HTML page ({exc})")
         return result
     meta = _meta(tree)
+    # favor_precision + tables: the best of the settings measured on the
+    # extraction benchmark (docs/QUALITY.md), ahead of plain trafilatura
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=False)
+                                      include_tables=True, favor_precision=True)
     data = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
     page_url = meta.get("og:url") or meta.get("canonical") or data.get("url") or url
     if not page_url or "://" not in page_url or page_url.startswith("file:"):

@@ -64,14 +64,18 @@ class Relevance:
     terms: dict[str, int] = field(default_factory=dict)
     entities: dict[str, int] = field(default_factory=dict)
     exclusions: dict[str, int] = field(default_factory=dict)
+    model: dict = field(default_factory=dict)  # the learned model's part, when there is one
 
     def explanation(self) -> dict:
-        return {
+        why = {
             "score": round(self.score, 4),
             "terms": self.terms,
             "entities": self.entities,
             "exclusions": self.exclusions,
         }
+        if self.model:
+            why["model"] = self.model
+        return why
 
 
 @dataclass
