@@ -297,6 +297,21 @@ def eval_grouping(data_dir, as_json, threshold) -> None:
     _run_eval("grouping", data_dir, as_json, threshold=threshold)
 
 
+@eval_group.command("selection")
+@_data_option
+@_json_option
+@click.option("--train-windows", metavar="A,B,C",
+              help="Train `digest learn`'s model on these windows; evaluate the others with and without it.")
+@click.option("--leave-one-out", is_flag=True, help="For every window: train on the others, evaluate it.")
+def eval_selection(data_dir, as_json, train_windows, leave_one_out) -> None:
+    """Selection: lead story, precision@k, core-event recall, duplicates and thin windows per labelled window."""
+    names = [n.strip() for n in train_windows.split(",") if n.strip()] if train_windows else None
+    try:
+        _run_eval("selection", data_dir, as_json, train_windows=names, leave_one_out=leave_one_out)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--train-windows") from None
+
+
 def main() -> None:
     cli(prog_name="digest")
 
