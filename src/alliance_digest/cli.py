@@ -312,6 +312,14 @@ def eval_selection(data_dir, as_json, train_windows, leave_one_out) -> None:
         raise click.BadParameter(str(exc), param_hint="--train-windows") from None
 
 
+@eval_group.command("summaries")
+@_data_option
+@_json_option
+def eval_summaries(data_dir, as_json) -> None:
+    """Summaries: ROUGE-1/2 against human summaries next to the lead-item baseline, and grounding."""
+    _run_eval("summaries", data_dir, as_json)
+
+
 def main() -> None:
     cli(prog_name="digest")
 

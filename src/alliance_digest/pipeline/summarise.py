@@ -23,6 +23,7 @@ from alliance_digest.pipeline.text import split_sentences, squash, words
 HEADLINE_MAX_WORDS = 12
 SUMMARY_MIN_WORDS = 60
 SUMMARY_TARGET_WORDS = 100
+FEED_ONLY_TARGET_WORDS = 30
 SUMMARY_MAX_WORDS = 160
 SENTENCE_MIN_WORDS = 6
 SENTENCE_MAX_WORDS = 48
@@ -129,8 +130,8 @@ def _lower_words(story: StoryDraft) -> set[str]:
     return vocab
 
 
-def draft_headline(story: StoryDraft) -> str:
-    """The most representative source headline, newsroom-shaped."""
+def _central_title(story: StoryDraft) -> int:
+    """Index of the story's most representative source headline."""
     titles = [clean_title(a.title) for a in story.articles]
     sets = [set(w.lower() for w in words(t) if len(w) > 2) for t in titles]
     best, best_score = 0, -1.0
@@ -142,7 +143,13 @@ def draft_headline(story: StoryDraft) -> str:
         score = central + fit + 0.15 * story.articles[i].authority
         if score > best_score + 1e-9:
             best, best_score = i, score
-    return _sentence_case(_shorten(titles[best]), _lower_words(story))
+    return best
+
+
+def draft_headline(story: StoryDraft) -> str:
+    """The most representative source headline, newsroom-shaped."""
+    title = clean_title(story.articles[_central_title(story)].title)
+    return _sentence_case(_shorten(title), _lower_words(story))
 
 
 def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
@@ -172,6 +179,15 @@ def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
 def select_sentences(story: StoryDraft) -> list[Sentence]:
     """Central, non-redundant sentences from several sources, lead first."""
     candidates = _candidate_sentences(story)
+    lead_title = None
+    if not any(a.text for a in story.articles):
+        # feed-only coverage: the source's own headline carries the key fact
+        article = story.articles[_central_title(story)]
+        title = clean_title(article.title)
+        if len(words(title)) >= 4:
+            lead_title = Sentence(title + ".", article, -1)
+            candidates = [c for c in candidates if c.text.lower() != lead_title.text.lower()]
+            candidates.insert(0, lead_title)
     if not candidates:
         return []
     vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
@@ -187,11 +203,14 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
         figure = 0.08 if _NUMBER.search(cand.text) and re.search(r"\d", cand.text) else 0.0
         cand.score = float(central[i]) + position + 0.1 * cand.article.authority + figure
     sims = np.maximum((matrix @ matrix.T).toarray(), _overlap([c.text for c in candidates]))
-    chosen: list[int] = []
-    total = 0
-    sources: set[str] = set()
-    remaining = set(range(len(candidates)))
-    while remaining and total < SUMMARY_TARGET_WORDS:
+    chosen: list[int] = [0] if lead_title else []
+    total = len(words(lead_title.text)) if lead_title else 0
+    sources: set[str] = {lead_title.article.source} if lead_title else set()
+    remaining = set(range(len(candidates))) - set(chosen)
+    # feed descriptions are teasers: past a headline and a few of them, more
+    # adds words faster than facts
+    target = FEED_ONLY_TARGET_WORDS if lead_title else SUMMARY_TARGET_WORDS
+    while remaining and total < target:
         def gain(i: int) -> float:
             redundancy = max((sims[i, j] for j in chosen), default=0.0)
             fresh = 0.1 if candidates[i].article.source not in sources else 0.0
