@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from alliance_digest.pipeline import ranking, summarise
-from alliance_digest.pipeline.grouping import GroupInput, group
+from alliance_digest.pipeline.grouping import GroupInput, group, term_similarity
 from alliance_digest.pipeline.records import StoryArticle, StoryDraft
 
 MAX_CANDIDATES = 60  # relevant stories kept on a draft beyond the selected ones
+POOL_SHARE = 0.5  # articles below this share of the relevance bar never enter a digest story
+SAME_EVENT = 0.3  # centroid cosine at which a lower-ranked story joins a selected one
 
 
 @dataclass
@@ -52,9 +54,14 @@ class Composition:
                 f"cleared the relevance bar. Add stories by hand rather than padding with unrelated news.")
 
 
-def build_stories(articles: list[StoryArticle], threshold: float) -> list[StoryDraft]:
+def _inputs(articles: list[StoryArticle]) -> list[GroupInput]:
+    return [GroupInput(a.title, a.text or a.summary, a.published) for a in articles]
+
+
+def build_stories(articles: list[StoryArticle], threshold: float,
+                  background: list[StoryArticle] = ()) -> list[StoryDraft]:
     """Group articles into stories; each story's articles best source first."""
-    grouping = group([GroupInput(a.title, a.text or a.summary, a.published) for a in articles], threshold)
+    grouping = group(_inputs(articles), threshold, _inputs(list(background)))
     stories = []
     for members in grouping.clusters:
         items = sorted((articles[i] for i in members),
@@ -63,21 +70,54 @@ def build_stories(articles: list[StoryArticle], threshold: float) -> list[StoryD
     return stories
 
 
+def _merge_same_events(ranked: list[StoryDraft]) -> list[StoryDraft]:
+    """Fold a lower-ranked story into a higher one about the same event.
+
+    Average linkage keeps borderline coverage apart; two such stories in one
+    issue would tell the same news twice, so their coverage is combined.
+    """
+    kept: list[StoryDraft] = []
+    for story in ranked:
+        twin = next((k for k in kept if term_similarity(k.terms_weights, story.terms_weights) >= SAME_EVENT), None)
+        if twin is None:
+            kept.append(story)
+        else:
+            twin.articles.extend(story.articles)
+    return kept
+
+
 def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: ranking.Weights,
             relevance_threshold: float, grouping_threshold: float,
             previous: list[dict[str, float]] | None = None, keep_all: bool = False) -> Composition:
-    """Group, rank, select the top ``wanted`` relevant stories and draft their text."""
-    stories = build_stories(articles, grouping_threshold)
+    """Group, rank, select the top ``wanted`` relevant stories and draft their text.
+
+    Every article in the window is grouped (so look-alike events are told
+    apart with all their coverage); a digest story then keeps only its
+    articles near or above the relevance bar, so its sources are about the
+    topic (a US-Japan story does not cite the general trade coverage it sits
+    among). ``keep_all`` also returns every story of the window.
+    """
+    floor = POOL_SHARE * relevance_threshold
+    everything = build_stories(articles, grouping_threshold)
+    stories = []
+    for story in everything:
+        kept = [a for a in story.articles if a.relevance >= floor]
+        if kept:
+            stories.append(StoryDraft(articles=kept, terms_weights=story.terms_weights))
     ranked = ranking.rank(stories, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
-    relevant = [s for s in ranked if s.relevant]
+    relevant = _merge_same_events([s for s in ranked if s.relevant])
+    for story in relevant:  # merged stories: rescore with their combined coverage
+        ranking.score_story(story, weights, window.start_dt, window.end_dt, previous or [])
+    relevant.sort(key=lambda s: (-s.score, s.articles[0].id))
     selected, candidates = relevant[:wanted], relevant[wanted:wanted + MAX_CANDIDATES]
     for story in selected + candidates:
         summarise.draft(story)
+    all_stories: list[StoryDraft] = []
     if keep_all:
-        for story in ranked:
-            if not story.headline:
-                summarise.draft(story)
-    return Composition(selected, candidates, ranked if keep_all else [], wanted)
+        all_stories = ranking.rank(everything, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
+        for story in all_stories:
+            summarise.draft(story)
+    return Composition(selected, candidates, all_stories, wanted)
 
 
 def lead_image(stories: list[StoryDraft]) -> StoryArticle | None:

@@ -70,14 +70,22 @@ def _prune_rows(matrix: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
     return matrix
 
 
-def vectorise(items: list[GroupInput]) -> tuple[sparse.csr_matrix, np.ndarray]:
+def vectorise(items: list[GroupInput], background: list[GroupInput] = ()) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """TF-IDF rows for ``items``; term weights learnt from ``items`` plus ``background``.
+
+    Grouping a subset (the relevant articles) with weights from the whole
+    window keeps a word common in the window (say "shipbuilding" in a
+    fortnight of shipbuilding news) from looking distinctive.
+    """
+    corpus = list(items) + list(background)
     vectorizer = TfidfVectorizer(
         stop_words="english", sublinear_tf=True, lowercase=True, dtype=np.float32,
         token_pattern=r"(?u)\b[\w][\w\-\+\.]*\w\b|\b\w\b",
-        max_df=0.5 if len(items) >= 50 else 1.0,
+        max_df=0.5 if len(corpus) >= 50 else 1.0,
     )
     try:
-        matrix = vectorizer.fit_transform([_document(i) for i in items])
+        vectorizer.fit([_document(i) for i in corpus])
+        matrix = vectorizer.transform([_document(i) for i in items])
     except ValueError:  # empty vocabulary: nothing but stop words
         return sparse.csr_matrix((len(items), 1), dtype=np.float32), np.array(["_"])
     return matrix.tocsr(), vectorizer.get_feature_names_out()
@@ -186,11 +194,14 @@ def _dense_average_link(matrix: sparse.csr_matrix, items: list[GroupInput], memb
     return list(out.values())
 
 
-def group(items: list[GroupInput], threshold: float = 0.15) -> Grouping:
-    """Group ``items`` into events; deterministic for the same input order."""
+def group(items: list[GroupInput], threshold: float = 0.15, background: list[GroupInput] = ()) -> Grouping:
+    """Group ``items`` into events; deterministic for the same input order.
+
+    ``background``: the rest of the window, used only for term weights.
+    """
     if not items:
         return Grouping([], sparse.csr_matrix((0, 1)), np.array(["_"]), 0)
-    matrix, vocabulary = vectorise(items)
+    matrix, vocabulary = vectorise(items, background)
     # the cut vectors' overlap is a lower bound of the cosine: far below the
     # threshold it is not worth the exact comparison
     pairs = candidate_pairs(matrix, items, max(CANDIDATE_MIN, threshold / 3))
