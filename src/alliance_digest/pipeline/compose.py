@@ -14,7 +14,9 @@ from alliance_digest.pipeline.records import StoryArticle, StoryDraft
 
 MAX_CANDIDATES = 60  # relevant stories kept on a draft beyond the selected ones
 POOL_SHARE = 0.5  # articles below this share of the relevance bar never enter a digest story
-SAME_EVENT = 0.3  # centroid cosine at which a lower-ranked story joins a selected one
+SAME_EVENT = 0.15  # centroid cosine at which a lower-ranked relevant story joins a higher one...
+SAME_EVENT_DAYS = 5  # ...when their reports are at most this many days apart
+SAME_EVENT_CLEARLY = 0.3  # or at this cosine whatever the dates
 
 
 @dataclass
@@ -75,15 +77,35 @@ def _merge_same_events(ranked: list[StoryDraft]) -> list[StoryDraft]:
 
     Average linkage keeps borderline coverage apart; two such stories in one
     issue would tell the same news twice, so their coverage is combined.
+    Stories are the same event when their terms are clearly alike, or
+    somewhat alike and reported within a few days of each other; a merged
+    story matches on the terms of any story folded into it.
     """
-    kept: list[StoryDraft] = []
+    def span(story: StoryDraft) -> tuple[float, float] | None:
+        stamps = [a.published.timestamp() for a in story.articles if a.published]
+        return (min(stamps), max(stamps)) if stamps else None
+
+    def same_event(group: list[StoryDraft], story: StoryDraft) -> bool:
+        for member in group:
+            similarity = term_similarity(member.terms_weights, story.terms_weights)
+            if similarity >= SAME_EVENT_CLEARLY:
+                return True
+            if similarity >= SAME_EVENT:
+                a, b = span(member), span(story)
+                gap = max(0.0, max(a[0], b[0]) - min(a[1], b[1])) if a and b else 0.0
+                if gap <= SAME_EVENT_DAYS * 86400:
+                    return True
+        return False
+
+    kept: list[tuple[StoryDraft, list[StoryDraft]]] = []
     for story in ranked:
-        twin = next((k for k in kept if term_similarity(k.terms_weights, story.terms_weights) >= SAME_EVENT), None)
+        twin = next((k for k in kept if same_event(k[1], story)), None)
         if twin is None:
-            kept.append(story)
+            kept.append((story, [StoryDraft(articles=list(story.articles), terms_weights=story.terms_weights)]))
         else:
-            twin.articles.extend(story.articles)
-    return kept
+            twin[0].articles.extend(story.articles)
+            twin[1].append(story)
+    return [k[0] for k in kept]
 
 
 def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: ranking.Weights,
