@@ -78,34 +78,44 @@ def _merge_same_events(ranked: list[StoryDraft]) -> list[StoryDraft]:
     Average linkage keeps borderline coverage apart; two such stories in one
     issue would tell the same news twice, so their coverage is combined.
     Stories are the same event when their terms are clearly alike, or
-    somewhat alike and reported within a few days of each other; a merged
-    story matches on the terms of any story folded into it.
+    somewhat alike and reported within a few days of each other.
     """
     def span(story: StoryDraft) -> tuple[float, float] | None:
         stamps = [a.published.timestamp() for a in story.articles if a.published]
         return (min(stamps), max(stamps)) if stamps else None
 
-    def same_event(group: list[StoryDraft], story: StoryDraft) -> bool:
-        for member in group:
-            similarity = term_similarity(member.terms_weights, story.terms_weights)
-            if similarity >= SAME_EVENT_CLEARLY:
-                return True
-            if similarity >= SAME_EVENT:
-                a, b = span(member), span(story)
-                gap = max(0.0, max(a[0], b[0]) - min(a[1], b[1])) if a and b else 0.0
-                if gap <= SAME_EVENT_DAYS * 86400:
-                    return True
-        return False
+    def same_event(a: StoryDraft, b: StoryDraft) -> bool:
+        similarity = term_similarity(a.terms_weights, b.terms_weights)
+        if similarity >= SAME_EVENT_CLEARLY:
+            return True
+        if similarity < SAME_EVENT:
+            return False
+        sa, sb = span(a), span(b)
+        gap = max(0.0, max(sa[0], sb[0]) - min(sa[1], sb[1])) if sa and sb else 0.0
+        return gap <= SAME_EVENT_DAYS * 86400
 
-    kept: list[tuple[StoryDraft, list[StoryDraft]]] = []
-    for story in ranked:
-        twin = next((k for k in kept if same_event(k[1], story)), None)
-        if twin is None:
-            kept.append((story, [StoryDraft(articles=list(story.articles), terms_weights=story.terms_weights)]))
+    # the relation is made transitive, so the result does not hang on rank order
+    parent = list(range(len(ranked)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(ranked)):
+        for j in range(i + 1, len(ranked)):
+            if same_event(ranked[i], ranked[j]):
+                ri, rj = find(i), find(j)
+                parent[max(ri, rj)] = min(ri, rj)
+    kept: dict[int, StoryDraft] = {}
+    for i, story in enumerate(ranked):  # best-ranked member leads its group
+        root = find(i)
+        if root not in kept:
+            kept[root] = story
         else:
-            twin[0].articles.extend(story.articles)
-            twin[1].append(story)
-    return [k[0] for k in kept]
+            kept[root].articles.extend(story.articles)
+    return list(kept.values())
 
 
 def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: ranking.Weights,
