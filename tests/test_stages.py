@@ -150,3 +150,14 @@ def test_numbering_rolls_over_volumes():
     assert numbering.after(2, 19) == (2, 20)
     assert numbering.after(2, 20) == (3, 1)
     assert numbering.label(2, 20) == "Vol: 2.20"
+
+
+def test_an_entity_group_can_stand_in_for_a_required_one():
+    import dataclasses
+
+    from alliance_digest.pipeline.relevance import EntityGroup
+
+    firms = EntityGroup("Japanese companies", ["SoftBank"], counts_as="Japan", weight=1.0)
+    topic = dataclasses.replace(PROFILE.topic, entities=PROFILE.topic.entities + [firms])
+    title, body = "SoftBank in talks to buy US chipmaker's unit", "The US company confirmed the talks."
+    assert RelevanceScorer(topic).score(title, body).score > PROFILE.topic.threshold > SCORER.score(title, body).score

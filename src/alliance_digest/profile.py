@@ -153,7 +153,9 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
     for i, ent in enumerate(topic_t.get("entities", [])):
         if not isinstance(ent, dict) or not ent.get("name") or not isinstance(ent.get("patterns"), list):
             raise ProfileError(f"{origin}: topic.entities[{i}] needs a name and a list of patterns")
-        entities.append(EntityGroup(str(ent["name"]), [str(p) for p in ent["patterns"]], bool(ent.get("required", False))))
+        weight = number(ent, "weight", 0.5, float, 0, f"topic.entities[{i}].")
+        entities.append(EntityGroup(str(ent["name"]), [str(p) for p in ent["patterns"]],
+                                    bool(ent.get("required", False)), ent.get("counts_as") or None, weight))
     terms = topic_t.get("terms", {})
     exclusions = topic_t.get("exclusions", {})
     for label, table in (("terms", terms), ("exclusions", exclusions)):

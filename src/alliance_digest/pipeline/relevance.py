@@ -23,6 +23,10 @@ class EntityGroup:
     name: str
     patterns: list[str]
     required: bool = False
+    # a group that partly stands in for a required one: US allies in Asia
+    # stand in (at ``weight``) for Japan in posture and alliance-system news
+    counts_as: str | None = None
+    weight: float = 0.5
 
 
 @dataclass
@@ -81,7 +85,8 @@ class RelevanceScorer:
         body = (body or "")[:BODY_CHARS]
         title = title or ""
         entity_counts: dict[str, int] = {}
-        strengths: list[float] = []
+        strengths: dict[str, float] = {}
+        stand_ins: dict[str, float] = {}
         context = 0.0
         for group, regex, keys in self._entities:
             counts, in_title = self._count(regex, keys, title, body)
@@ -91,10 +96,15 @@ class RelevanceScorer:
             # 0 when absent; grows with mentions; a headline mention is strong
             strength = min(1.0, 0.45 * in_title + 0.35 * math.log1p(total))
             if group.required:
-                strengths.append(strength)
+                strengths[group.name] = strength
             elif total:
                 context = max(context, min(1.0, 0.3 * math.log1p(total)))
-        pair = min(strengths) if strengths else 1.0
+                if group.counts_as:
+                    stand_ins[group.counts_as] = max(stand_ins.get(group.counts_as, 0.0), group.weight * strength)
+        for name, value in stand_ins.items():
+            if name in strengths:
+                strengths[name] = max(strengths[name], value)
+        pair = min(strengths.values()) if strengths else 1.0
 
         term_counts, _ = self._count(self._terms, self._term_keys, title, body)
         term_mass = sum(self.topic.terms[k] * (1 + math.log(c)) for k, c in term_counts.items())
