@@ -207,7 +207,7 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
         numbering=numbering,
         topic=topic,
         ranking=ranking,
-        grouping_threshold=number(grouping_t, "threshold", 0.15, float, 0, "grouping."),
+        grouping_threshold=number(grouping_t, "threshold", 0.18, float, 0, "grouping."),
         sources=sources,
         base_dir=base_dir,
     )

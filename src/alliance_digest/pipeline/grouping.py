@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,16 +46,36 @@ class Grouping:
     matrix: sparse.csr_matrix
     vocabulary: np.ndarray
     compared_pairs: int
+    plain: sparse.csr_matrix | None = None  # without the name boost, for story terms
+    plain_vocabulary: np.ndarray | None = None
 
     def terms(self, members: list[int], top: int = 20) -> dict[str, float]:
-        """Strongest terms of a cluster's centroid (used for novelty checks)."""
-        centroid = np.asarray(self.matrix[members].mean(axis=0)).ravel()
+        """Strongest plain terms of a cluster's centroid (novelty, same-event checks).
+
+        The name boost that separates look-alike events would make every
+        story about the same two countries look alike here.
+        """
+        matrix = self.plain if self.plain is not None else self.matrix
+        vocabulary = self.plain_vocabulary if self.plain is not None else self.vocabulary
+        centroid = np.asarray(matrix[members].mean(axis=0)).ravel()
         order = np.argsort(-centroid)[:top]
-        return {str(self.vocabulary[i]): round(float(centroid[i]), 4) for i in order if centroid[i] > 0}
+        return {str(vocabulary[i]): round(float(centroid[i]), 4) for i in order if centroid[i] > 0}
 
 
-def _document(item: GroupInput) -> str:
-    return f"{item.title}. {item.title}. {(item.text or '')[:BODY_CHARS]}"
+# Capitalised words that do not start a sentence, and figures: names, places
+# and numbers are what tell look-alike events apart (two earthquakes, two
+# ambassador appointments), so they count three times.
+_NAMES_AND_FIGURES = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z\-]+|\d[\d,.]*)\b")
+NAME_BOOST = 2  # extra copies of each name or figure
+
+
+def _document(item: GroupInput, boost_names: bool = True) -> str:
+    text = (item.text or "")[:BODY_CHARS]
+    doc = f"{item.title}. {item.title}. {text}"
+    if not boost_names:
+        return doc
+    names = " ".join(_NAMES_AND_FIGURES.findall(f"{item.title}. {text}"))
+    return doc + " " + " ".join([names] * NAME_BOOST)
 
 
 def _prune_rows(matrix: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
@@ -70,7 +91,8 @@ def _prune_rows(matrix: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
     return matrix
 
 
-def vectorise(items: list[GroupInput], background: list[GroupInput] = ()) -> tuple[sparse.csr_matrix, np.ndarray]:
+def vectorise(items: list[GroupInput], background: list[GroupInput] = (),
+              boost_names: bool = True) -> tuple[sparse.csr_matrix, np.ndarray]:
     """TF-IDF rows for ``items``; term weights learnt from ``items`` plus ``background``.
 
     Grouping a subset (the relevant articles) with weights from the whole
@@ -84,8 +106,8 @@ def vectorise(items: list[GroupInput], background: list[GroupInput] = ()) -> tup
         max_df=0.5 if len(corpus) >= 50 else 1.0,
     )
     try:
-        vectorizer.fit([_document(i) for i in corpus])
-        matrix = vectorizer.transform([_document(i) for i in items])
+        vectorizer.fit([_document(i, boost_names) for i in corpus])
+        matrix = vectorizer.transform([_document(i, boost_names) for i in items])
     except ValueError:  # empty vocabulary: nothing but stop words
         return sparse.csr_matrix((len(items), 1), dtype=np.float32), np.array(["_"])
     return matrix.tocsr(), vectorizer.get_feature_names_out()
@@ -194,7 +216,7 @@ def _dense_average_link(matrix: sparse.csr_matrix, items: list[GroupInput], memb
     return list(out.values())
 
 
-def group(items: list[GroupInput], threshold: float = 0.15, background: list[GroupInput] = ()) -> Grouping:
+def group(items: list[GroupInput], threshold: float = 0.18, background: list[GroupInput] = ()) -> Grouping:
     """Group ``items`` into events; deterministic for the same input order.
 
     ``background``: the rest of the window, used only for term weights.
@@ -216,7 +238,8 @@ def group(items: list[GroupInput], threshold: float = 0.15, background: list[Gro
             sub_pairs = {(index[i], index[j]): s for (i, j), s in pairs.items() if i in index and j in index}
             clusters.extend([[members[k] for k in c] for c in average_link(len(members), sub_pairs, threshold)])
     clusters = sorted(sorted(c) for c in clusters)
-    return Grouping(clusters, matrix, vocabulary, len(pairs))
+    plain, plain_vocabulary = vectorise(items, background, boost_names=False)
+    return Grouping(clusters, matrix, vocabulary, len(pairs), plain, plain_vocabulary)
 
 
 def term_similarity(a: dict[str, float], b: dict[str, float]) -> float:
