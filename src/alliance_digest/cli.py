@@ -197,6 +197,12 @@ def articles(obj: Context, start, end, min_score: float, search: str | None, lim
             for key in ("entities", "terms", "exclusions"):
                 if why.get(key):
                     click.echo(f"{'':>19}{key}: " + ", ".join(f"{k} x{v}" for k, v in why[key].items()))
+            model = why.get("model") or {}
+            if model:
+                words = model.get("words") or {}
+                shown = ", ".join(f"{k} {v:+.2f}" for k, v in list(words.items())[:6]) if isinstance(words, dict) else ""
+                click.echo(f"{'':>19}model: probability {model.get('probability', 0):.2f}"
+                           + (f"; words: {shown}" if shown else ""))
 
 
 @cli.command("issues")
@@ -243,6 +249,50 @@ def manage(obj: Context, args: tuple[str, ...]) -> None:
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["digest manage", *args])
+
+
+@cli.command()
+@click.argument("labels", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--forget", is_flag=True, help="Delete the learned model: score with the profile's rules alone.")
+@click.option("--top", type=int, default=10, show_default=True, help="How many of the strongest words to show.")
+@click.pass_obj
+def learn(obj: Context, labels: Path | None, forget: bool, top: int) -> None:
+    """Train the relevance model from LABELS, a JSONL of editors' labels.
+
+    One object a line: {"url": ..., "label": 0|1|2} (0 not for the digest,
+    1 related, 2 core). URLs are matched to stored articles; an item not in
+    the store may bring its own "title" and "text" or "summary". Bad lines
+    are reported and skipped. The model (relevance_model.json, in the
+    workspace) is then used with the rules: stored articles are re-scored
+    when next drafted, and each score's explanation gains a "model" part
+    (the probability and the words that moved it).
+    """
+    _, profile = obj.open()
+    from alliance_digest import learning
+
+    if forget:
+        if labels:
+            raise click.BadParameter("give either LABELS or --forget")
+        removed = learning.forget(profile)
+        click.echo("learned model deleted: scoring with the profile's rules alone" if removed
+                   else "no learned model to delete")
+        return
+    if labels is None:
+        raise click.UsageError("give a LABELS.jsonl file (or --forget)")
+    try:
+        report = learning.learn_from_file(profile, labels)
+    except learning.LearnError as exc:
+        for problem in (exc.report.problems if exc.report else []):
+            _error(str(problem))
+        raise click.ClickException(str(exc)) from None
+    for problem in report.problems:
+        _error(str(problem))
+    click.echo(report.summary())
+    click.echo(f"model saved to {report.path}")
+    positive, negative = report.model.top_features(top)
+    click.echo("for the digest:     " + ", ".join(f"{w} ({v:+.2f})" for w, v in positive))
+    click.echo("not for the digest: " + ", ".join(f"{w} ({v:+.2f})" for w, v in negative))
+    click.echo("rule signals:       " + ", ".join(f"{k} ({v:+.2f})" for k, v in report.model.rule_coefficients.items()))
 
 
 @cli.group("eval")
