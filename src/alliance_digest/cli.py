@@ -370,6 +370,16 @@ def eval_summaries(data_dir, as_json) -> None:
     _run_eval("summaries", data_dir, as_json)
 
 
+@eval_group.command("all")
+@_data_option
+@_json_option
+def eval_all(data_dir, as_json) -> None:
+    """Every stage in turn: extraction, grouping, selection (with --leave-one-out), summaries."""
+    for stage, options in (("extraction", {}), ("grouping", {}), ("selection", {"leave_one_out": True}),
+                           ("summaries", {})):
+        _run_eval(stage, data_dir, as_json, **options)
+
+
 def main() -> None:
     cli(prog_name="digest")
 
