@@ -157,7 +157,9 @@ def test_an_entity_group_can_stand_in_for_a_required_one():
 
     from alliance_digest.pipeline.relevance import EntityGroup
 
+    plain = [e for e in PROFILE.topic.entities if not e.counts_as]
     firms = EntityGroup("Japanese companies", ["SoftBank"], counts_as="Japan", weight=1.0)
-    topic = dataclasses.replace(PROFILE.topic, entities=PROFILE.topic.entities + [firms])
+    without = RelevanceScorer(dataclasses.replace(PROFILE.topic, entities=plain))
+    with_firms = RelevanceScorer(dataclasses.replace(PROFILE.topic, entities=plain + [firms]))
     title, body = "SoftBank in talks to buy US chipmaker's unit", "The US company confirmed the talks."
-    assert RelevanceScorer(topic).score(title, body).score > PROFILE.topic.threshold > SCORER.score(title, body).score
+    assert with_firms.score(title, body).score > PROFILE.topic.threshold > without.score(title, body).score
