@@ -295,6 +295,11 @@ def learn(obj: Context, labels: Path | None, forget: bool, top: int) -> None:
     click.echo("rule signals:       " + ", ".join(f"{k} ({v:+.2f})" for k, v in report.model.rule_coefficients.items()))
 
 
+# ---- subscribers (issue 4): `digest subscribers ...` goes here ----
+
+# ---- delivery (issue 4): `digest approve`, `digest send`, `digest bounces` go here ----
+
+
 @cli.group("eval")
 def eval_group() -> None:
     """Measure editorial quality on real, labelled data (default: ../shared/data).

@@ -35,6 +35,29 @@ class SourceConfig:
 
 
 @dataclass
+class EmailSettings:
+    from_address: str = "Digest <digest@example.org>"
+    reply_to: str = ""
+    list_id: str = ""
+    unsubscribe_mailto: str = ""
+    backend: str = "smtp"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password_env: str = "DIGEST_SMTP_PASSWORD"
+    concurrency: int = 4
+    rate_per_second: float = 20.0
+    max_consecutive_errors: int = 20
+    confirm_hours: float = 72.0
+    soft_bounce_limit: int = 3
+    dkim_key: str = ""
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    anymail: dict = field(default_factory=dict)
+
+
+@dataclass
 class Numbering:
     format: str = "Vol: {volume}.{number}"
     start_volume: int = 1
@@ -71,6 +94,7 @@ class Profile:
     ranking: RankingWeights
     grouping_threshold: float
     sources: list[SourceConfig] = field(default_factory=list)
+    email: EmailSettings = field(default_factory=EmailSettings)
     base_dir: Path = Path(".")
 
     def authority_for(self, source_name: str, url: str) -> float:
@@ -193,7 +217,30 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
             enabled=bool(src.get("enabled", True)), site=str(src.get("site", "")),
         ))
 
+    email_t = section("email")
+    security = str(email_t.get("smtp_security", "starttls"))
+    if security not in ("starttls", "tls", "none"):
+        raise ProfileError(f"{origin}: email.smtp_security must be starttls, tls or none, got {security!r}")
+    email = EmailSettings(
+        from_address=str(email_t.get("from", EmailSettings.from_address)),
+        reply_to=str(email_t.get("reply_to", "")), list_id=str(email_t.get("list_id", "")),
+        unsubscribe_mailto=str(email_t.get("unsubscribe_mailto", "")),
+        backend=str(email_t.get("backend", "smtp")), smtp_host=str(email_t.get("smtp_host", "localhost")),
+        smtp_port=number(email_t, "smtp_port", 587, int, 1, "email."), smtp_security=security,
+        smtp_user=str(email_t.get("smtp_user", "")),
+        smtp_password_env=str(email_t.get("smtp_password_env", "DIGEST_SMTP_PASSWORD")),
+        concurrency=number(email_t, "concurrency", 4, int, 1, "email."),
+        rate_per_second=number(email_t, "rate_per_second", 20.0, float, 0, "email."),
+        max_consecutive_errors=number(email_t, "max_consecutive_errors", 20, int, 1, "email."),
+        confirm_hours=number(email_t, "confirm_hours", 72.0, float, 0, "email."),
+        soft_bounce_limit=number(email_t, "soft_bounce_limit", 3, int, 1, "email."),
+        dkim_key=str(email_t.get("dkim_key", "")), dkim_selector=str(email_t.get("dkim_selector", "")),
+        dkim_domain=str(email_t.get("dkim_domain", "")),
+        anymail=dict(email_t.get("anymail", {})) if isinstance(email_t.get("anymail", {}), dict) else {},
+    )
+
     return Profile(
+        email=email,
         title=str(digest.get("title", "Digest")),
         short_title=str(digest.get("short_title", digest.get("title", "Digest"))),
         cadence_days=number(digest, "cadence_days", 14, int, 1, "digest."),

@@ -57,6 +57,12 @@ class Issue(models.Model):
     image_credit_url = models.CharField(max_length=2000, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.CharField(max_length=150, blank=True, default="")
+    published_at = models.DateTimeField(null=True, blank=True)
+    frozen = models.JSONField(null=True, blank=True, help_text="The issue's content as approved; what is sent")
+    send_state = models.CharField(max_length=20, blank=True, default="", help_text="'', sending, paused, finished")
+    send_note = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-volume", "-number"]
@@ -97,3 +103,60 @@ class StoryArticle(models.Model):
     class Meta:
         ordering = ["story", "position"]
         constraints = [models.UniqueConstraint(fields=["story", "article"], name="unique_story_article")]
+
+
+class Subscriber(models.Model):
+    """A reader on the mailing list. Only ``active`` subscribers receive issues."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # signed up, not yet confirmed (double opt-in)
+        ACTIVE = "active"
+        UNSUBSCRIBED = "unsubscribed"
+        BOUNCED = "bounced"
+        COMPLAINED = "complained"
+
+    email = models.EmailField(max_length=320, help_text="As given")
+    email_normalized = models.CharField(max_length=320, unique=True, help_text="Lower-cased, for uniqueness")
+    name = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    source = models.CharField(max_length=50, blank=True, default="", help_text="web, import, cli...")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_method = models.CharField(max_length=100, blank=True, default="", help_text="e.g. web form, CSV import --confirmed")
+    consent_ip = models.GenericIPAddressField(null=True, blank=True)
+    soft_bounces = models.PositiveIntegerField(default=0)
+    last_bounce_at = models.DateTimeField(null=True, blank=True)
+    last_bounce = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["email_normalized"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Delivery(models.Model):
+    """The ledger: one row per (issue, subscriber), so a resumed send skips who already got it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SENDING = "sending"  # handed to SMTP; a crash here may repeat it (at most the concurrency)
+        SENT = "sent"
+        FAILED = "failed"  # permanently
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    message_id = models.CharField(max_length=300, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issue", "subscriber"], name="unique_delivery")]
+        verbose_name_plural = "deliveries"
