@@ -111,7 +111,7 @@ def test_json_export_shape(ingested, cli):
 
 
 def test_hostile_feed_text_renders_inert_everywhere(home, cli, tmp_path):
-    evil = {"url": "https://evil.example/1", "title": "US and Japan <script>alert(1)</script> alliance pact",
+    evil = {"url": "https://evil.example/1", "title": "US and Japan &lt;script&gt;alert(1)&lt;/script&gt; alliance pact",
             "text": "The United States and Japan signed an alliance pact <script>alert(2)</script> in Tokyo on Monday. "
                     "Officials in Washington called the [alliance](javascript:alert(3)) deal historic for Japan. "
                     "The defense ministers of both countries will meet again in Tokyo next year.",

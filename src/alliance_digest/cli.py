@@ -297,7 +297,252 @@ def learn(obj: Context, labels: Path | None, forget: bool, top: int) -> None:
 
 # ---- subscribers (issue 4): `digest subscribers ...` goes here ----
 
+SUBSCRIBER_STATUSES = click.Choice(["pending", "active", "unsubscribed", "bounced", "complained"])
+
+
+@cli.group("subscribers")
+def subscribers_group() -> None:
+    """Manage the mailing list: add, import, export, list and remove subscribers.
+
+    Double opt-in: a new address is pending until its owner follows the
+    confirmation link emailed to it; only active (confirmed) subscribers
+    receive issues. --confirmed records that the person has consented
+    already (e.g. on a paper form) and makes them active at once.
+    """
+
+
+@subscribers_group.command("add", short_help="Add an address (emails a confirmation link unless --confirmed).")
+@click.argument("email")
+@click.option("--name", default="", metavar="NAME", help="The subscriber's name.")
+@click.option("--confirmed", is_flag=True,
+              help="The person has consented already: active at once, no confirmation email.")
+@click.pass_obj
+def subscribers_add(obj: Context, email: str, name: str, confirmed: bool) -> None:
+    """Add EMAIL to the list; without --confirmed, email it a confirmation link.
+
+    Adding a pending address again sends the link again; an unsubscribed
+    one becomes pending and must confirm again.
+    """
+    _, profile = obj.open()
+    from alliance_digest import subscribers
+    from alliance_digest.mailer import MailError
+
+    try:
+        before = subscribers.find(email)
+        subscriber, created = subscribers.add(profile, email, name=name, confirmed=confirmed, source="cli",
+                                              send=False)
+    except subscribers.InvalidAddress as exc:
+        raise click.ClickException(str(exc)) from None
+    was = before.status if before else None
+    if created:
+        click.echo(f"added {subscriber.email} ({subscriber.status})")
+    elif was == subscriber.status:
+        click.echo(f"{subscriber.email} is already on the list ({subscriber.status})")
+    else:
+        click.echo(f"{subscriber.email}: {was} -> {subscriber.status}")
+    if subscriber.status == "pending":
+        try:
+            subscribers.send_confirmation(profile, subscriber)
+        except MailError as exc:
+            _error(f"{exc}; it stays pending: run this command again to resend")
+            return
+        click.echo(f"confirmation email sent to {subscriber.email} "
+                   f"(the link works for {profile.email.confirm_hours:g} hours)")
+
+
+@subscribers_group.command("import", short_help="Import addresses from a CSV file.")
+@click.argument("csv_file", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--confirmed", is_flag=True,
+              help="Every row has consented already: active at once, no confirmation emails.")
+@click.pass_obj
+def subscribers_import(obj: Context, csv_file: Path, confirmed: bool) -> None:
+    """Import subscribers from CSV; without --confirmed each new one gets a confirmation email.
+
+    UTF-8 (with or without a BOM), separated by `,` `;` or tabs, quoted
+    fields allowed. The header names the address column (email, E-mail,
+    Email Address...) and optionally name, or first and last name. Invalid
+    addresses and duplicates are reported by row number (the header is
+    row 1) and skipped; the other rows are imported. Addresses already on
+    the list are left as they are (--confirmed activates pending ones);
+    unsubscribed, bounced and complained ones are never re-subscribed.
+    """
+    _, profile = obj.open()
+    from alliance_digest import subscribers
+
+    try:
+        report = subscribers.import_csv(profile, csv_file, confirmed=confirmed)
+    except subscribers.ImportFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in report.problems:
+        _error(f"{csv_file} row {problem.row}: {problem.message}")
+    for message in report.mail_errors:
+        _error(message)
+    click.echo(report.summary())
+    if not report.done:
+        sys.exit(1)
+
+
+@subscribers_group.command("export", short_help="Write the list as CSV.")
+@click.argument("csv_file", metavar="[CSV|-]", default="-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--status", type=SUBSCRIBER_STATUSES, help="Only subscribers with this status.")
+@click.pass_obj
+def subscribers_export(obj: Context, csv_file: str, status: str | None) -> None:
+    """Write the list as CSV to a file, or to standard output (the default, or -).
+
+    Columns: email, name, status, source, created_at, confirmed_at,
+    unsubscribed_at, consent_at, consent_method, consent_ip. The file can be
+    imported again.
+    """
+    obj.open()
+    from alliance_digest import subscribers
+
+    if csv_file == "-":
+        subscribers.export_csv(click.get_text_stream("stdout"), status=status)
+        return
+    try:
+        count = subscribers.export_csv(csv_file, status=status)
+    except OSError as exc:
+        raise click.ClickException(f"{csv_file}: cannot be written: {exc.strerror or exc}") from None
+    click.echo(f"wrote {count} subscriber(s) to {csv_file}")
+
+
+@subscribers_group.command("list", short_help="List subscribers.")
+@click.option("--status", type=SUBSCRIBER_STATUSES, help="Only subscribers with this status.")
+@click.pass_obj
+def subscribers_list(obj: Context, status: str | None) -> None:
+    """List subscribers: status, address, name, where they came from, when they joined."""
+    obj.open()
+    from alliance_digest import subscribers
+    from alliance_digest.db.models import Subscriber
+
+    rows = Subscriber.objects.order_by("email_normalized")
+    if status:
+        rows = rows.filter(status=status)
+    shown = 0
+    for s in rows.iterator():
+        click.echo(f"{s.status:<12}  {s.email:<40}  {s.name[:30]:<30}  {s.source:<8}  {s.created_at.date()}")
+        shown += 1
+    if not shown:
+        click.echo(f"no {status} subscribers" if status else "no subscribers yet")
+        return
+    by_status = subscribers.counts()
+    click.echo(f"{shown} subscriber(s)" + ("" if status else " (" + ", ".join(
+        f"{by_status[k]} {k}" for k in ("active", "pending", "unsubscribed", "bounced", "complained")
+        if by_status.get(k)) + ")"))
+
+
+@subscribers_group.command("remove", short_help="Delete an address from the list.")
+@click.argument("email")
+@click.pass_obj
+def subscribers_remove(obj: Context, email: str) -> None:
+    """Delete EMAIL's record (and its delivery history) from the list for good.
+
+    To stop sending while keeping the record (and so never re-importing the
+    address by mistake), prefer the unsubscribe link.
+    """
+    obj.open()
+    from alliance_digest import subscribers
+
+    try:
+        subscriber = subscribers.find(email)
+    except subscribers.InvalidAddress as exc:
+        raise click.ClickException(str(exc)) from None
+    if subscriber is None or not subscribers.remove(email):
+        raise click.ClickException(f"{email.strip()} is not on the list; nothing removed")
+    click.echo(f"removed {subscriber.email} ({subscriber.status}) and its delivery records")
+
 # ---- delivery (issue 4): `digest approve`, `digest send`, `digest bounces` go here ----
+
+@cli.command()
+@click.argument("issue")
+@click.pass_obj
+def approve(obj: Context, issue: str) -> None:
+    """Approve ISSUE (V.N or latest): freeze its content; only approved issues go to subscribers."""
+    _, profile = obj.open()
+    from alliance_digest import delivery, services
+
+    try:
+        found = services.find_issue(issue)
+        delivery.approve(profile, found)
+    except (services.ServiceError, delivery.DeliveryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"approved issue {found.key}: its content is frozen; send it with `digest send {found.key}`")
+
+
+@cli.command()
+@click.argument("issue")
+@click.option("--test", "tests", multiple=True, metavar="ADDRESS",
+              help="Send only to this address (repeatable); works on drafts; no ledger, no unsubscribe link.")
+@click.option("--dry-run", is_flag=True, help="Prepare the ledger and say who would get it; send nothing.")
+@click.pass_obj
+def send(obj: Context, issue: str, tests: tuple[str, ...], dry_run: bool) -> None:
+    """Email ISSUE to every active subscriber who has not received it yet.
+
+    Safe to stop (Ctrl-C) or kill and run again: the delivery ledger makes
+    sure nobody gets it twice (only the messages in flight at a hard kill,
+    at most email.concurrency, may be repeated) and nobody is skipped.
+    """
+    _, profile = obj.open()
+    import signal
+    import threading
+
+    from tqdm import tqdm
+
+    from alliance_digest import delivery, services
+
+    try:
+        found = services.find_issue(issue)
+        if tests:
+            sent = delivery.send_test(profile, found, list(tests))
+            click.echo(f"test send of issue {found.key} to {', '.join(sent)}")
+            return
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        bar = tqdm(total=None, unit="msg", disable=not sys.stderr.isatty(), leave=False)
+        try:
+            report = delivery.send_issue(profile, found, dry_run=dry_run, progress=bar.update, stop=stop)
+        except KeyboardInterrupt:
+            stop.set()
+            raise click.ClickException(f"send of issue {found.key} interrupted; run `digest send {found.key}` to resume")
+        finally:
+            bar.close()
+            signal.signal(signal.SIGTERM, previous)
+    except (services.ServiceError, delivery.DeliveryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if dry_run:
+        click.echo(f"dry run: {report.skipped} subscriber(s) would receive issue {found.key}; "
+                   f"{report.already_sent} already have it")
+        return
+    for error in report.errors[-5:]:
+        _error(error)
+    click.echo(report.summary())
+    ledger = delivery.ledger_summary(found)
+    click.echo("ledger: " + ", ".join(f"{k} {v}" for k, v in sorted(ledger.items())))
+    if not report.finished:
+        sys.exit(1)
+
+
+@cli.group()
+def bounces() -> None:
+    """Returned mail: mark bounced subscribers."""
+
+
+@bounces.command("process")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.pass_obj
+def bounces_process(obj: Context, path: Path) -> None:
+    """Read a Maildir or mbox of returned mail; hard bounces mark subscribers bounced, soft ones count."""
+    _, profile = obj.open()
+    from alliance_digest import bounces as bounce_mod
+
+    try:
+        report = bounce_mod.process(profile, path)
+    except bounce_mod.BounceError as exc:
+        raise click.ClickException(str(exc)) from None
+    for address in report.now_bounced:
+        click.echo(f"bounced: {address}")
+    click.echo(report.summary())
+
 
 
 @cli.group("eval")

@@ -44,6 +44,9 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("DIGEST_DEBUG") == "1"
 ALLOWED_HOSTS = os.environ.get("DIGEST_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
+# Behind n reverse proxies of your own, the client's address is the n-th from the right of
+# X-Forwarded-For (used for the subscribe form's rate limit and the consent record).
+DIGEST_TRUSTED_PROXIES = int(os.environ.get("DIGEST_TRUSTED_PROXIES", "0") or 0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -52,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "alliance_digest.db",
+    "alliance_digest.web",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -254,7 +254,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 
 
 def md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("$", r"\$")
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def md_url(url: str) -> str:

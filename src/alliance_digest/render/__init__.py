@@ -71,7 +71,7 @@ def md_inline(text: str) -> str:
 
 _env = Environment(
     loader=PackageLoader("alliance_digest", "render/templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
 )
 _env.filters.update(markdown_html=markdown_html, long_date=long_date, md=md_inline, safe_url=safe_url)

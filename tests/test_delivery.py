@@ -1,0 +1,224 @@
+"""Approval and sending over a real SMTP exchange (aiosmtpd on loopback)."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from smtp_sink import SmtpSink
+
+
+def configure(home: Path, port: int, **settings) -> None:
+    """Point the workspace's [email] settings at the test server."""
+    values = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none", "concurrency": 4,
+              "rate_per_second": 0, **settings}
+    text = (home / "digest.toml").read_text("utf-8")
+    for key, value in values.items():
+        rendered = f'"{value}"' if isinstance(value, str) else str(value)
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {rendered}", text, count=1)
+        assert n == 1, key
+    (home / "digest.toml").write_text(text, "utf-8")
+
+
+@pytest.fixture
+def demo_home(tmp_path):
+    """A workspace holding the drafted sample issue 1.1."""
+    from alliance_digest.demo import run_demo
+
+    home = tmp_path / "demo"
+    run_demo(home, echo=lambda m: None)
+    return home
+
+
+def subscribe(**by_status):
+    from alliance_digest.db.models import Subscriber
+
+    made = {}
+    for status, emails in by_status.items():
+        for email in emails:
+            made[email] = Subscriber.objects.create(email=email, email_normalized=email.lower(), status=status)
+    return made
+
+
+def test_send_delivers_each_active_subscriber_once_with_unsubscribe_headers(demo_home, cli):
+    from alliance_digest import delivery, services
+    from alliance_digest.db.models import Delivery, Subscriber
+    from alliance_digest.profile import load_profile
+    from alliance_digest.tokens import subscriber_for_unsubscribe
+
+    with SmtpSink() as sink:
+        configure(demo_home, sink.port)
+        subscribe(active=["ann@example.com", "Bob@Example.com"], pending=["pat@example.com"],
+                  unsubscribed=["uma@example.com"])
+        refused = cli(demo_home, "send", "1.1")
+        assert refused.exit_code == 1 and "not approved" in refused.output and "digest approve 1.1" in refused.output
+        assert cli(demo_home, "approve", "1.1").exit_code == 0
+        result = cli(demo_home, "send", "1.1")
+        assert result.exit_code == 0, result.output
+        assert "send finished: 2 sent now" in result.output
+        assert sink.recorder.received() == {"ann@example.com": 1, "bob@example.com": 1}
+        again = cli(demo_home, "send", "1.1")
+        assert "0 sent now, 2 sent before" in again.output
+        assert sum(sink.recorder.received().values()) == 2
+        messages = sink.recorder.parsed()
+
+    profile = load_profile(demo_home / "digest.toml")
+    issue = services.find_issue("1.1")
+    data = issue.frozen
+    for msg in messages:
+        assert msg.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+        to = msg["To"].addresses[0].addr_spec.lower()
+        assert msg["Message-ID"] == delivery.message_id(profile, issue, to)
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        links = re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])
+        assert links[0].startswith("https://") and links[1].startswith("mailto:")
+        token = links[0].rstrip("/").rsplit("/", 1)[-1]
+        assert subscriber_for_unsubscribe(token).email_normalized == to  # per recipient
+        html = msg.get_body(("html",)).get_content()
+        text = msg.get_body(("plain",)).get_content()
+        assert links[0] in html and links[0] in text
+        for story in data["stories"]:
+            assert story["headline"].split()[0] in html
+            for url in re.findall(r"\]\((https?://[^)]+)\)", story["summary_markdown"]):
+                assert url in html and url in text
+        assert msg["Subject"].startswith("US-Japan Alliance Digest Vol 1.1")
+    # the recipient's link, as a mail provider or a mail scanner would use it
+    from urllib.parse import urlsplit
+
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    ann = next(m for m in messages if m["To"].addresses[0].addr_spec == "ann@example.com")
+    path = urlsplit(re.findall(r"<([^>]+)>", ann["List-Unsubscribe"])[0]).path
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        assert Client().get(path).status_code == 200  # a scanner's GET changes nothing
+        assert Subscriber.objects.get(email="ann@example.com").status == "active"
+        one_click = Client(enforce_csrf_checks=True).post(path, {"List-Unsubscribe": "One-Click"})
+        assert one_click.status_code in (200, 204)
+        assert Subscriber.objects.get(email="ann@example.com").status == "unsubscribed"
+        assert Subscriber.objects.get(email="Bob@Example.com").status == "active"
+    ledger = dict(Delivery.objects.filter(issue=issue).values_list("subscriber__email", "status"))
+    assert ledger == {"ann@example.com": "sent", "Bob@Example.com": "sent"}
+    assert not Subscriber.objects.filter(email="pat@example.com", deliveries__isnull=False).exists()
+
+
+def test_temporary_failures_are_retried_and_unknown_users_bounce(demo_home, cli, monkeypatch):
+    from alliance_digest import delivery
+    from alliance_digest.db.models import Delivery, Subscriber
+
+    monkeypatch.setattr(delivery, "BACKOFF_SECONDS", (0.2, 0.2, 0.2, 0.2, 0.2))
+    with SmtpSink() as sink:
+        configure(demo_home, sink.port, concurrency=2)
+        sink.recorder.flaky.add("flaky@example.com")
+        sink.recorder.unknown.add("ghost@example.com")
+        subscribe(active=["flaky@example.com", "ghost@example.com", "fine@example.com"])
+        cli(demo_home, "approve", "latest")
+        result = cli(demo_home, "send", "1.1")
+        assert result.exit_code == 0, result.output
+        assert sink.recorder.received() == {"flaky@example.com": 1, "fine@example.com": 1}
+    assert "1 failed (1 bounced), 1 retries" in result.output
+    assert Subscriber.objects.get(email="ghost@example.com").status == "bounced"
+    ghost = Delivery.objects.get(subscriber__email="ghost@example.com")
+    assert ghost.status == "failed" and "5.1.1" in ghost.last_error
+
+
+def test_unreachable_server_pauses_with_one_clear_line_and_resumes(demo_home, cli):
+    from smtp_sink import free_port
+
+    port = free_port()
+    configure(demo_home, port)
+    subscribe(active=["a@example.com", "b@example.com"])
+    cli(demo_home, "approve", "1.1")
+    result = cli(demo_home, "send", "1.1")
+    assert result.exit_code == 1
+    assert f"cannot connect to SMTP server 127.0.0.1:{port}" in result.output and "PAUSED" in result.output
+    from alliance_digest.db.models import Delivery
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"queued"}
+    with SmtpSink() as sink:
+        configure(demo_home, sink.port)
+        assert cli(demo_home, "send", "1.1").exit_code == 0
+        assert sink.recorder.received() == {"a@example.com": 1, "b@example.com": 1}
+
+
+def test_test_send_works_on_a_draft_and_touches_no_ledger(demo_home, cli):
+    from alliance_digest.db.models import Delivery
+
+    with SmtpSink() as sink:
+        configure(demo_home, sink.port)
+        result = cli(demo_home, "send", "1.1", "--test", "Editor@Example.com")
+        assert result.exit_code == 0, result.output
+        assert sink.recorder.received() == {"editor@example.com": 1}
+        msg = sink.recorder.parsed()[0]
+        assert msg["Subject"].startswith("[TEST] ") and msg["List-Unsubscribe"] is None
+    assert not Delivery.objects.exists()
+    bad = cli(demo_home, "send", "1.1", "--test", "not-an-address")
+    assert bad.exit_code == 1 and "not-an-address" in bad.output
+
+
+def test_empty_list_is_refused(demo_home, cli):
+    cli(demo_home, "approve", "1.1")
+    result = cli(demo_home, "send", "1.1")
+    assert result.exit_code == 1 and "no active subscribers" in result.output
+
+
+def test_dkim_signature_verifies(demo_home, cli, tmp_path):
+    import dkim
+
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"], check=True,
+                            capture_output=True).stdout
+    import base64
+
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    with SmtpSink() as sink:
+        configure(demo_home, sink.port, dkim_key=str(key), dkim_selector="digest", dkim_domain="example.org")
+        subscribe(active=["ann@example.com"])
+        cli(demo_home, "approve", "1.1")
+        assert cli(demo_home, "send", "1.1").exit_code == 0
+        raw = sink.recorder.messages[0][2]
+    assert raw.startswith(b"DKIM-Signature:")
+    assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record if name == b"digest._domainkey.example.org." else None)
+
+
+def test_a_killed_send_resumes_without_skipping_or_repeating(demo_home, cli):
+    """SIGKILL a real `digest send` of 2,000 messages at a random point, then resume."""
+    from alliance_digest.db.models import Subscriber
+
+    concurrency = 4
+    active = [f"reader{i:04d}@example.com" for i in range(2000)]
+    Subscriber.objects.bulk_create(
+        [Subscriber(email=e, email_normalized=e, status="active") for e in active]
+        + [Subscriber(email=f"p{i}@example.com", email_normalized=f"p{i}@example.com", status="pending") for i in range(20)]
+        + [Subscriber(email=f"u{i}@example.com", email_normalized=f"u{i}@example.com", status="unsubscribed")
+           for i in range(20)])
+    env = dict(os.environ, DIGEST_HOME=str(demo_home))
+    digest = [sys.executable, "-m", "alliance_digest"]
+    with SmtpSink() as sink:
+        configure(demo_home, sink.port, concurrency=concurrency)
+        subprocess.run(digest + ["approve", "1.1"], env=env, check=True, capture_output=True)
+        proc = subprocess.Popen(digest + ["send", "1.1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        kill_after = random.Random().randint(100, 1500)
+        deadline = time.time() + 120
+        while sum(sink.recorder.received().values()) < kill_after and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        first = sum(sink.recorder.received().values())
+        assert 0 < first < 2000, f"killed after {first} messages"
+        resumed = subprocess.run(digest + ["send", "1.1"], env=env, capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+        received = sink.recorder.received()
+    assert set(received) == set(active)  # everyone active, nobody else
+    repeated = sum(n - 1 for n in received.values())
+    assert repeated <= concurrency, f"{repeated} repeated messages"
