@@ -96,7 +96,7 @@ messages = [factory.build(f'bare{{i}}@example.com', '', f'https://x.example/u/{{
 conn = smtplib.SMTP('127.0.0.1', {port})
 t = time.perf_counter()
 for i, m in enumerate(messages):
-    conn.send_message(m, from_addr='digest@example.org', to_addrs=[f'bare{{i}}@example.com'])
+    conn.sendmail('digest@example.org', [f'bare{{i}}@example.com'], m.data)
 print(time.perf_counter() - t)
 conn.quit()
 """

@@ -222,3 +222,36 @@ def test_a_killed_send_resumes_without_skipping_or_repeating(demo_home, cli):
     assert set(received) == set(active)  # everyone active, nobody else
     repeated = sum(n - 1 for n in received.values())
     assert repeated <= concurrency, f"{repeated} repeated messages"
+
+
+def test_who_leaves_the_list_after_the_ledger_is_made_gets_nothing(demo_home, cli):
+    from alliance_digest import delivery, services
+    from alliance_digest.db.models import Delivery, Subscriber
+    from alliance_digest.profile import load_profile
+
+    with SmtpSink() as sink:
+        configure(demo_home, sink.port)
+        subscribe(active=["stay@example.com", "leave@example.com"])
+        cli(demo_home, "approve", "1.1")
+        issue = services.find_issue("1.1")
+        delivery.prepare_ledger(issue)
+        Subscriber.objects.filter(email="leave@example.com").update(status="unsubscribed")
+        report = delivery.send_issue(load_profile(demo_home / "digest.toml"), issue)
+        assert report.finished and sink.recorder.received() == {"stay@example.com": 1}
+    assert Delivery.objects.get(subscriber__email="leave@example.com").status == "failed"
+
+
+def test_email_service_providers_go_through_django_backends(demo_home, cli):
+    """backend = a Django email backend (django-anymail's for ESPs; here Django's in-memory one)."""
+    from django.core import mail
+
+    text = (demo_home / "digest.toml").read_text().replace('backend = "smtp"', 'backend = "locmem"')
+    (demo_home / "digest.toml").write_text(text)
+    subscribe(active=["esp@example.com"])
+    cli(demo_home, "approve", "1.1")
+    mail.outbox = []
+    result = cli(demo_home, "send", "1.1")
+    assert result.exit_code == 0, result.output
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["esp@example.com"]
+    sent = mail.outbox[0].message()
+    assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

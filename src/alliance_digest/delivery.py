@@ -17,6 +17,7 @@ pause the send with a clear message.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import smtplib
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
@@ -40,6 +42,7 @@ from alliance_digest.profile import Profile
 MAX_ATTEMPTS = 6  # temporary failures before a delivery is given up
 BACKOFF_SECONDS = (5, 30, 120, 600, 1800)  # wait after the 1st, 2nd... temporary failure
 PLACEHOLDER = "https://unsubscribe.invalid/__DIGEST_UNSUBSCRIBE__/"
+PREFETCH = 200  # rows read at a time; an unsubscribe lands at most this many messages late
 
 
 class DeliveryError(Exception):
@@ -85,8 +88,35 @@ def message_id(profile: Profile, issue: Issue, recipient: str) -> str:
     return f"<digest-{issue.volume}.{issue.number}-{digest}@{_domain(profile)}>"
 
 
+@dataclass
+class Built:
+    """One recipient's message, ready for the wire."""
+
+    message_id: str
+    data: bytes  # CRLF lines, DKIM-Signature first when a key is set
+
+    def as_message(self):
+        return message_from_bytes(self.data, policy=SMTP_POLICY)
+
+
+def _header(name: str, value: str) -> str:
+    """One folded header line, RFC 2047-encoded where it is not ASCII (subjects, names)."""
+    if value.isascii() and len(name) + len(value) < 76:
+        return f"{name}: {value}\r\n"
+    holder = EmailMessage(policy=SMTP_POLICY)
+    holder[name] = value
+    return holder.as_string().split("\r\n\r\n", 1)[0] + "\r\n"
+
+
 class MessageFactory:
-    """Renders an issue once; builds each recipient's message from it cheaply."""
+    """Renders an issue once; builds each recipient's message from it cheaply.
+
+    The two bodies are rendered once with a placeholder for the recipient's
+    unsubscribe link; per recipient only the link is substituted, the parts
+    are base64-encoded (so no line or escape can break on the substitution)
+    and the headers are written. This keeps a send close to the speed of the
+    SMTP connection itself.
+    """
 
     def __init__(self, profile: Profile, issue: Issue, test: bool = False):
         from alliance_digest.render.email import build_email
@@ -95,41 +125,41 @@ class MessageFactory:
         data = content_of(issue, profile)
         web_url = f"{profile.site_url.rstrip('/')}/issues/{issue.volume}-{issue.number}/" if profile.site_url else None
         self.parts = build_email(data, profile, unsubscribe_url=None if test else PLACEHOLDER, web_url=web_url)
-        self.subject = ("[TEST] " if test else "") + self.parts.subject
+        settings = profile.email
+        fixed = [_header("Subject", ("[TEST] " if test else "") + self.parts.subject),
+                 _header("From", settings.from_address)]
+        if settings.reply_to:
+            fixed.append(_header("Reply-To", settings.reply_to))
+        if settings.list_id:
+            fixed.append(_header("List-Id", settings.list_id))
+        fixed.append("MIME-Version: 1.0\r\n")
+        self._fixed = "".join(fixed)
+        self._mailto = (f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>"
+                        if settings.unsubscribe_mailto else "")
         self._dkim = _load_dkim(profile)
 
-    def build(self, recipient: str, name: str = "", unsubscribe_url: str | None = None) -> EmailMessage:
-        settings = self.profile.email
-        msg = EmailMessage()
-        msg["Subject"] = self.subject
-        msg["From"] = settings.from_address
-        msg["To"] = formataddr((name, recipient)) if name else recipient
-        msg["Date"] = format_datetime(timezone.now())
-        msg["Message-ID"] = (message_id(self.profile, self.issue, recipient) if not self.test
-                             else make_msgid("digest-test", _domain(self.profile)))
-        if settings.reply_to:
-            msg["Reply-To"] = settings.reply_to
-        if settings.list_id:
-            msg["List-Id"] = settings.list_id
-        html, text = self.parts.html, self.parts.text
+    def build(self, recipient: str, name: str = "", unsubscribe_url: str | None = None) -> Built:
+        msgid = (message_id(self.profile, self.issue, recipient) if not self.test
+                 else make_msgid("digest-test", _domain(self.profile)))
+        head = [self._fixed, _header("To", formataddr((name, recipient)) if name else recipient),
+                _header("Date", format_datetime(timezone.now())), f"Message-ID: {msgid}\r\n"]
+        text, html = self.parts.text, self.parts.html
         if unsubscribe_url:
-            targets = [f"<{unsubscribe_url}>"]
-            if settings.unsubscribe_mailto:
-                targets.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>")
-            msg["List-Unsubscribe"] = ", ".join(targets)
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-            html = html.replace(PLACEHOLDER, unsubscribe_url)
-            text = text.replace(PLACEHOLDER, unsubscribe_url)
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
-        return msg
-
-    def wire(self, msg: EmailMessage) -> bytes:
-        """The bytes sent over SMTP: CRLF lines, DKIM-Signature first when a key is set."""
-        data = msg.as_bytes(policy=SMTP_POLICY)
+            targets = f"<{unsubscribe_url}>" + (f", {self._mailto}" if self._mailto else "")
+            head += [_header("List-Unsubscribe", targets), "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"]
+            text, html = text.replace(PLACEHOLDER, unsubscribe_url), html.replace(PLACEHOLDER, unsubscribe_url)
+        boundary = "==digest-" + hashlib.sha1(msgid.encode()).hexdigest()[:24]
+        head.append(f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n')
+        body = []
+        for subtype, content in (("plain", text), ("html", html)):
+            body.append(f"--{boundary}\r\nContent-Type: text/{subtype}; charset=utf-8\r\n"
+                        f"Content-Transfer-Encoding: base64\r\n\r\n")
+            body.append(base64.encodebytes(content.encode("utf-8")).decode("ascii").replace("\n", "\r\n"))
+        body.append(f"--{boundary}--\r\n")
+        data = ("".join(head) + "".join(body)).encode("ascii")
         if self._dkim:
             data = _dkim_header(data, *self._dkim) + data
-        return data
+        return Built(msgid, data)
 
 
 def _load_dkim(profile: Profile):
@@ -209,11 +239,11 @@ class SmtpSender:
             raise ServerUnreachable(f"cannot connect to SMTP server {s.smtp_host}:{s.smtp_port}: {exc}") from None
         return conn
 
-    def send(self, msg: EmailMessage, data: bytes, sender: str, recipient: str) -> None:
+    def send(self, built: Built, sender: str, recipient: str) -> None:
         if self.conn is None:
             self.conn = self._open()
         try:
-            refused = self.conn.sendmail(sender, [recipient], data)
+            refused = self.conn.sendmail(sender, [recipient], built.data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _classify(code, text) from None
@@ -243,9 +273,11 @@ class BackendSender:
 
         self.connection = email_connection(profile)
 
-    def send(self, msg: EmailMessage, data: bytes, sender: str, recipient: str) -> None:
-        """Providers sign their own mail: the prepared MIME goes as it is (no DKIM here)."""
+    def send(self, built: Built, sender: str, recipient: str) -> None:
+        """The prepared MIME goes as it is (providers add their own signatures)."""
         from django.core.mail import EmailMessage as DjangoMessage
+
+        msg = built.as_message()
 
         class Raw(DjangoMessage):
             def message(self_inner):  # the prepared MIME, untouched
@@ -315,8 +347,7 @@ def send_test(profile: Profile, issue: Issue, addresses: list[str]) -> list[str]
             except InvalidAddress as exc:
                 raise DeliveryError(f"{address!r}: {exc}") from None
             try:
-                msg = factory.build(recipient)
-                sender.send(msg, factory.wire(msg), parseaddr(profile.email.from_address)[1], recipient)
+                sender.send(factory.build(recipient), parseaddr(profile.email.from_address)[1], recipient)
             except (TemporaryFailure, PermanentFailure) as exc:
                 raise DeliveryError(f"test send to {recipient} failed: {exc}") from None
             sent.append(recipient)
@@ -377,20 +408,27 @@ def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
     issue.send_state, issue.send_note = "sending", f"pid {os.getpid()} on {socket.gethostname()}"
     issue.save(update_fields=["send_state", "send_note", "updated_at"])
 
-    def claim() -> Delivery | None:
+    def claim() -> tuple | None:
+        """The next queued row, marked ``sending``: (delivery id, attempts, subscriber fields)."""
         with lock:
             while True:
                 if not state["prefetch"]:
                     now = timezone.now()
+                    queued = Delivery.objects.filter(issue=issue, status=Delivery.Status.QUEUED).exclude(
+                        next_attempt_at__gt=now)
+                    # who left the list since the ledger was made gets nothing
+                    queued.exclude(subscriber__status=Subscriber.Status.ACTIVE).update(
+                        status=Delivery.Status.FAILED, last_error="subscriber no longer active; not sent")
                     state["prefetch"] = list(
-                        Delivery.objects.filter(issue=issue, status=Delivery.Status.QUEUED)
-                        .exclude(next_attempt_at__gt=now).order_by("id").values_list("id", flat=True)[:500])
+                        queued.filter(subscriber__status=Subscriber.Status.ACTIVE).order_by("id")
+                        .values_list("id", "attempts", "subscriber_id", "subscriber__email",
+                                     "subscriber__email_normalized", "subscriber__name")[:PREFETCH])
                     if not state["prefetch"]:
                         return None
-                pk = state["prefetch"].pop(0)
-                if Delivery.objects.filter(pk=pk, status=Delivery.Status.QUEUED).update(
+                row = state["prefetch"].pop(0)
+                if Delivery.objects.filter(pk=row[0], status=Delivery.Status.QUEUED).update(
                         status=Delivery.Status.SENDING, attempts=models_F("attempts") + 1) == 1:
-                    return Delivery.objects.select_related("subscriber").get(pk=pk)
+                    return row
 
     def record_failure(message: str) -> None:
         with lock:
@@ -405,18 +443,15 @@ def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
         sender = make_sender(profile)
         try:
             while not stop.is_set():
-                delivery = claim()
-                if delivery is None:
+                row = claim()
+                if row is None:
                     return
-                sub = delivery.subscriber
-                if sub.status != Subscriber.Status.ACTIVE:  # left the list since the ledger was made
-                    Delivery.objects.filter(pk=delivery.pk).update(
-                        status=Delivery.Status.FAILED, last_error=f"subscriber is {sub.status}; not sent")
-                    continue
+                delivery = Delivery(pk=row[0], attempts=row[1] + 1, subscriber_id=row[2])
+                sub = Subscriber(pk=row[2], email=row[3], email_normalized=row[4], name=row[5])
                 msg = factory.build(sub.email, sub.name, unsubscribe_url(profile, sub))
                 limiter.wait()
                 try:
-                    sender.send(msg, factory.wire(msg), envelope_from, sub.email)
+                    sender.send(msg, envelope_from, sub.email)
                 except ServerUnreachable as exc:  # nothing was handed over: pause, resume later
                     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.QUEUED,
                                                                    attempts=models_F("attempts") - 1)
@@ -439,7 +474,7 @@ def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
                     stop.set()
                     return
                 Delivery.objects.filter(pk=delivery.pk).update(
-                    status=Delivery.Status.SENT, message_id=msg["Message-ID"], sent_at=timezone.now(), last_error="")
+                    status=Delivery.Status.SENT, message_id=msg.message_id, sent_at=timezone.now(), last_error="")
                 with lock:
                     report.sent += 1
                     state["consecutive"] = 0
