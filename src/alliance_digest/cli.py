@@ -545,6 +545,28 @@ def bounces_process(obj: Context, path: Path) -> None:
 
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_obj
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the workspace's web pages (subscribe, confirm, unsubscribe, admin) for local use.
+
+    Development server only; behind a proxy in production run a WSGI server
+    on alliance_digest.wsgi with DIGEST_HOME and DIGEST_ALLOWED_HOSTS set.
+    """
+    obj.open()
+    import os
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if host not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+        settings.ALLOWED_HOSTS.append(host)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_digest.settings")
+    call_command("runserver", f"{host}:{port}", use_reloader=False)
+
+
 @cli.group("eval")
 def eval_group() -> None:
     """Measure editorial quality on real, labelled data (default: ../shared/data).
