@@ -255,3 +255,28 @@ def test_email_service_providers_go_through_django_backends(demo_home, cli):
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["esp@example.com"]
     sent = mail.outbox[0].message()
     assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_wrong_credentials_pause_the_send_with_one_clear_line(demo_home, cli, monkeypatch):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from smtp_sink import Recorder, free_port
+
+    port = free_port()
+    server = Controller(Recorder(), hostname="127.0.0.1", port=port, auth_require_tls=False,
+                        authenticator=lambda *args: AuthResult(success=False, handled=False))
+    server.start()
+    try:
+        configure(demo_home, port, smtp_user="digest")
+        monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "wrong")
+        subscribe(active=["a@example.com"])
+        cli(demo_home, "approve", "1.1")
+        result = cli(demo_home, "send", "1.1")
+    finally:
+        server.stop()
+    assert result.exit_code == 1
+    assert "refused the credentials of 'digest'" in result.output and "PAUSED" in result.output
+    from alliance_digest.db.models import Delivery
+
+    assert list(Delivery.objects.values_list("status", flat=True)) == ["queued"]  # nothing lost or sent
