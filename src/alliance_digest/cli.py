@@ -546,6 +546,22 @@ def bounces_process(obj: Context, path: Path) -> None:
 
 
 @cli.command()
+@click.argument("issue")
+@click.pass_obj
+def publish(obj: Context, issue: str) -> None:
+    """Publish ISSUE (V.N or latest): put its approved content on the public archive and Atom feed."""
+    _, profile = obj.open()
+    from alliance_digest import publishing, services
+
+    try:
+        found = services.find_issue(issue)
+        publishing.publish(profile, found)
+    except (services.ServiceError, publishing.PublishError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"published issue {found.key}: {publishing.permalink(profile, found)}")
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.pass_obj
@@ -565,6 +581,48 @@ def serve(obj: Context, host: str, port: int) -> None:
         settings.ALLOWED_HOSTS.append(host)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_digest.settings")
     call_command("runserver", f"{host}:{port}", use_reloader=False)
+
+
+@cli.command("createuser")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input instead of prompting.")
+@click.option("--email", default="", metavar="ADDRESS", help="The editor's email address.")
+@click.option("--update", is_flag=True, help="Set a new password for an existing account instead of failing.")
+@click.pass_obj
+def createuser(obj: Context, username: str, password_stdin: bool, email: str, update: bool) -> None:
+    """Create an editor account USERNAME for the web editor (/editor/).
+
+    Prompts for the password twice unless --password-stdin is given.
+    """
+    obj.open()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    User = get_user_model()
+    username = username.strip()
+    if not username:
+        raise click.ClickException("the username is empty")
+    user = User.objects.filter(username=username).first()
+    if user is not None and not update:
+        raise click.ClickException(f"user {username!r} already exists; pass --update to set a new password")
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    candidate = user or User(username=username, email=email)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        raise click.ClickException("password rejected: " + " ".join(exc.messages)) from None
+    candidate.is_staff = True
+    candidate.is_active = True
+    if email:
+        candidate.email = email
+    candidate.set_password(password)
+    candidate.save()
+    click.echo(f"{'updated' if user is not None else 'created'} editor {username!r}; sign in at /accounts/login/")
 
 
 @cli.group("eval")

@@ -1,12 +1,21 @@
-"""URL configuration: the admin and the public subscription pages; the editors' app mounts here later."""
+"""URL configuration: the admin, the public archive and subscription pages, the editors' app and their sign-in pages."""
 
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
+from alliance_digest.editor import urls as editor_urls
+from alliance_digest.web import public
 from alliance_digest.web import views as web
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The public archive: published issues only, their frozen content.
+    path("", public.archive, name="home"),
+    path("issues/", public.archive, name="archive"),
+    path("issues/<int:volume>-<int:number>/", public.issue_page, name="issue"),
+    path("feed.atom", public.feed, name="feed"),
+    path("editor/", include(editor_urls)),
+    path("accounts/", include(editor_urls.account_patterns)),
     path("subscribe/", web.subscribe, name="subscribe"),
     # The trailing slash is optional so that a POST to the link without it still works
     # (APPEND_SLASH would redirect it, and a redirected POST loses its body).

@@ -7,6 +7,7 @@ order through :class:`StoryArticle`.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -160,3 +161,63 @@ class Delivery(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["issue", "subscriber"], name="unique_delivery")]
         verbose_name_plural = "deliveries"
+
+
+# ---- the editors' web app (issue 5) -----------------------------------------------------------------
+
+class IssueEdit(models.Model):
+    """One change an editor made to an issue, with who made it and when (the issue's history)."""
+
+    class Action(models.TextChoices):
+        INCLUDE = "include"  # a candidate appended to the selected stories
+        DROP = "drop"  # a selected story sent back to the candidates
+        MOVE = "move"  # a selected story moved up or down
+        REORDER = "reorder"  # the selected stories put in a new order (drag and drop)
+        EDIT = "edit"  # headline and/or summary changed
+        APPROVE = "approve"
+        TEST_SEND = "test_send"
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="edits")
+    story = models.ForeignKey(Story, on_delete=models.SET_NULL, null=True, blank=True, related_name="edits")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    username = models.CharField(max_length=150, blank=True, default="", help_text="Kept if the account goes")
+    at = models.DateTimeField(db_index=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.issue.key} {self.action} by {self.username} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class EditorDecision(models.Model):
+    """An editor's judgement on a story, kept (with its articles' URLs) so that ranking can learn from it.
+
+    ``included``: a candidate an editor chose; ``dropped``: a selected story an editor removed;
+    ``reordered``: a selected story moved from ``position_before`` to ``position_after``;
+    ``approved``: a story in the issue as approved, at its final position.
+    """
+
+    class Decision(models.TextChoices):
+        INCLUDED = "included"
+        DROPPED = "dropped"
+        REORDERED = "reordered"
+        APPROVED = "approved"
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="decisions")
+    story = models.ForeignKey(Story, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    username = models.CharField(max_length=150, blank=True, default="")
+    at = models.DateTimeField(db_index=True)
+    decision = models.CharField(max_length=20, choices=Decision.choices, db_index=True)
+    position_before = models.PositiveIntegerField(null=True, blank=True, help_text="Among selected; null: a candidate")
+    position_after = models.PositiveIntegerField(null=True, blank=True, help_text="Among selected; null: a candidate")
+    headline = models.TextField(blank=True, default="")
+    score = models.FloatField(default=0.0)
+    reasons = models.JSONField(default=dict, blank=True, help_text="The ranking's reasons at the time")
+    article_urls = models.JSONField(default=list, blank=True, help_text="Canonical URLs of the story's articles")
+
+    class Meta:
+        ordering = ["-at", "-id"]

@@ -1,0 +1,1 @@
+"""The editors' web app: dashboard, draft editor, previews, approval (``/editor/``, ``/accounts/``)."""

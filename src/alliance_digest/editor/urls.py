@@ -1,0 +1,26 @@
+"""``/editor/...`` (mounted by :mod:`alliance_digest.urls`) and ``account_patterns`` for ``/accounts/...``."""
+
+from django.urls import path
+
+from alliance_digest.editor import views
+
+ISSUE = "issues/<int:volume>-<int:number>/"
+
+urlpatterns = [
+    path("", views.dashboard, name="editor-dashboard"),
+    path(ISSUE, views.issue_page, name="editor-issue"),
+    path(ISSUE + "stories/<int:story_id>/include/", views.include, name="editor-include"),
+    path(ISSUE + "stories/<int:story_id>/drop/", views.drop, name="editor-drop"),
+    path(ISSUE + "stories/<int:story_id>/move/", views.move, name="editor-move"),
+    path(ISSUE + "stories/<int:story_id>/edit/", views.edit, name="editor-edit"),
+    path(ISSUE + "reorder/", views.reorder, name="editor-reorder"),
+    path(ISSUE + "approve/", views.approve, name="editor-approve"),
+    path(ISSUE + "send-test/", views.send_test, name="editor-send-test"),
+    path(ISSUE + "preview/<str:kind>/", views.preview, name="editor-preview"),
+    path("markdown-preview/", views.markdown_preview, name="editor-markdown-preview"),
+]
+
+account_patterns = [
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+]

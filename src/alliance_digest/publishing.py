@@ -1,0 +1,71 @@
+"""Publishing an issue: its approved (frozen) content goes on the public archive and feed.
+
+Only an approved issue can be published; what the public sees is exactly
+``Issue.frozen``, the content as approved (and sent), never the live draft.
+The public pages themselves are in :mod:`alliance_digest.web.public`.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from alliance_digest.db.models import Issue
+from alliance_digest.profile import Profile
+
+
+class PublishError(Exception):
+    """An issue that cannot be published (one clear line)."""
+
+
+def publish(profile: Profile, issue: Issue, now: datetime | None = None) -> Issue:
+    """Put an approved issue on the public archive: status ``published``, ``published_at`` set."""
+    if issue.status == Issue.Status.PUBLISHED:
+        when = f" on {issue.published_at:%Y-%m-%d %H:%M} UTC" if issue.published_at else ""
+        raise PublishError(f"issue {issue.key} is already published{when}: nothing changed")
+    if issue.status != Issue.Status.APPROVED:
+        raise PublishError(f"issue {issue.key} is not approved: it is a {issue.status}; "
+                           f"approve it first with `digest approve {issue.key}`")
+    if not issue.frozen:
+        raise PublishError(f"issue {issue.key} is not approved: it has no frozen content; "
+                           f"approve it again before publishing")
+    now = now or timezone.now()
+    # A conditional update: of two concurrent publishers exactly one wins, the other gets the error.
+    changed = Issue.objects.filter(pk=issue.pk, status=Issue.Status.APPROVED).update(
+        status=Issue.Status.PUBLISHED, published_at=now, updated_at=now)
+    if changed != 1:
+        issue.refresh_from_db()
+        raise PublishError(f"issue {issue.key} is already {issue.status}: nothing changed")
+    issue.status, issue.published_at, issue.updated_at = Issue.Status.PUBLISHED, now, now
+    return issue
+
+
+def published_issues() -> QuerySet[Issue]:
+    """Every issue on the public archive, newest issue first."""
+    return (Issue.objects.filter(status=Issue.Status.PUBLISHED, frozen__isnull=False)
+            .order_by("-volume", "-number"))
+
+
+def public_content(issue: Issue) -> dict:
+    """What the public pages show of ``issue``: its frozen content, marked published."""
+    data = copy.deepcopy(issue.frozen)
+    data["status"] = Issue.Status.PUBLISHED.value
+    return data
+
+
+def issue_path(volume: int, number: int) -> str:
+    """The permalink's path, ``/issues/2-20/`` (the email's "view on the web" link has the same form)."""
+    return f"/issues/{volume}-{number}/"
+
+
+def site_root(profile: Profile) -> str:
+    """``profile.site_url`` without a trailing slash ('' when unset)."""
+    return (profile.site_url or "").strip().rstrip("/")
+
+
+def permalink(profile: Profile, issue: Issue) -> str:
+    """The issue's absolute public address, from ``profile.site_url``."""
+    return site_root(profile) + issue_path(issue.volume, issue.number)

@@ -1,0 +1,252 @@
+"""The public archive: ``/`` and ``issues/``, ``issues/<V>-<N>/`` permalinks and ``feed.atom``.
+
+- Only published issues are public, and only their frozen content (what was
+  approved and sent), never the live draft. Anything else is a 404 that
+  looks the same whether the issue is a draft, approved or unknown.
+- The issue page is :func:`alliance_digest.render.render` ``(data, "html")``,
+  the one web format of an issue, with a navigation bar and head links
+  added; its template escapes headlines and sanitises summaries (no raw
+  HTML, only http/https/mailto links). The archive and the feed escape
+  headlines too.
+- No login and no cookies; ETag and Last-Modified come from the content
+  (Django's ``condition``), so readers and proxies can revalidate cheaply.
+- The security headers of the subscription pages (CSP, no referrer,
+  X-Frame-Options and nosniff from the middleware), but indexable and
+  publicly cacheable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from html import escape
+
+from django.contrib.syndication.views import Feed
+from django.http import HttpResponse
+from django.shortcuts import render as render_template
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.utils.feedgenerator import Atom1Feed
+from django.views.decorators.http import condition, require_safe
+
+from alliance_digest import __version__, publishing
+from alliance_digest.db.models import Issue
+from alliance_digest.render import long_date
+from alliance_digest.render import render as render_issue
+from alliance_digest.web.views import current_profile
+
+# The issue page shows the lead image, which is hosted by its outlet (https only).
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+FEED_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+MAX_AGE = 300  # seconds a cache may reuse a page without asking again
+NAV_STYLE = ("<style>nav.site { font: .9rem/1.4 \"Helvetica Neue\", Arial, sans-serif; margin: 0 0 .5rem; } "
+             "nav.site a { margin-right: .9rem; }</style>\n")
+
+
+def _headers(response, csp: str = CSP):
+    response["Content-Security-Policy"] = csp
+    response["Referrer-Policy"] = "no-referrer"
+    patch_cache_control(response, public=True, max_age=MAX_AGE)
+    return response
+
+
+def _base_url(request, profile) -> str:
+    """Absolute links start here: ``site_url``, else the address this request came to."""
+    return publishing.site_root(profile) or request.build_absolute_uri("/").rstrip("/")
+
+
+def _published(request, volume: int, number: int) -> Issue | None:
+    return _memo(request, f"issue {volume}.{number}",
+                 lambda: publishing.published_issues().filter(volume=volume, number=number).first())
+
+
+def _fingerprint(request, *parts) -> str:
+    """An ETag value: the content shown, the profile values around it, the code version."""
+    profile = current_profile()
+    blob = json.dumps([__version__, profile.title, _base_url(request, profile), *parts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------ archive ---
+
+def _memo(request, name: str, compute):
+    """One query per request for what the ETag, Last-Modified and the view all need."""
+    memo = request.__dict__.setdefault("_digest_public", {})
+    if name not in memo:
+        memo[name] = compute()
+    return memo[name]
+
+
+def _archive_rows(request) -> list[tuple]:
+    return _memo(request, "archive", lambda: list(
+        publishing.published_issues().values_list("volume", "number", "published_at", "frozen")))
+
+
+def _archive_etag(request) -> str:
+    return _fingerprint(request, "archive", _archive_rows(request))
+
+
+def _archive_modified(request):
+    return max((row[2] for row in _archive_rows(request) if row[2]), default=None)
+
+
+@require_safe
+@condition(etag_func=_archive_etag, last_modified_func=_archive_modified)
+def archive(request):
+    profile = current_profile()
+    base = _base_url(request, profile)
+    issues = []
+    for volume, number, published_at, frozen in _archive_rows(request):
+        issues.append({
+            "title": frozen.get("title", ""), "label": frozen.get("label", f"{volume}.{number}"),
+            "date": long_date(frozen["date"]) if frozen.get("date") else "",
+            "published_at": published_at,
+            "url": publishing.issue_path(volume, number),
+            "headlines": [story.get("headline", "") for story in frozen.get("stories", [])],
+        })
+    context = {"title": profile.title, "issues": issues, "subscribe_url": reverse("subscribe"),
+               "feed_url": reverse("feed"), "canonical": base + reverse("archive")}
+    return _headers(render_template(request, "digest_web/archive.html", context))
+
+
+# -------------------------------------------------------------------- issue ---
+
+def _issue_etag(request, volume: int, number: int) -> str | None:
+    issue = _published(request, volume, number)
+    return _fingerprint(request, "issue", issue.frozen, issue.published_at) if issue else None
+
+
+def _issue_modified(request, volume: int, number: int):
+    issue = _published(request, volume, number)
+    return issue.published_at if issue else None
+
+
+def _not_found(request):
+    profile = current_profile()
+    context = {"title": profile.title, "subscribe_url": reverse("subscribe"), "archive_url": reverse("archive")}
+    response = render_template(request, "digest_web/not_found.html", context, status=404)
+    response["Content-Security-Policy"] = CSP
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _with_navigation(page: str, canonical: str, feed_url: str, feed_title: str, links: dict[str, str]) -> str:
+    """The rendered issue with head links and a navigation bar; the issue itself is untouched."""
+    head = (f'<link rel="canonical" href="{escape(canonical)}">\n'
+            f'<link rel="alternate" type="application/atom+xml" title="{escape(feed_title)}" '
+            f'href="{escape(feed_url)}">\n' + NAV_STYLE)
+    nav = ('<nav class="site">'
+           + "".join(f'<a href="{escape(url)}">{escape(text)}</a>' for text, url in links.items())
+           + "</nav>\n")
+    if "</head>" in page:
+        page = page.replace("</head>", head + "</head>", 1)
+    if "<main>\n" in page:
+        page = page.replace("<main>\n", "<main>\n" + nav, 1)
+    return page
+
+
+@require_safe
+@condition(etag_func=_issue_etag, last_modified_func=_issue_modified)
+def issue_page(request, volume: int, number: int):
+    issue = _published(request, volume, number)
+    if issue is None:  # a draft, approved but unpublished, or unknown: all look the same
+        return _not_found(request)
+    profile = current_profile()
+    base = _base_url(request, profile)
+    page = render_issue(publishing.public_content(issue), "html")
+    page = _with_navigation(
+        page, canonical=base + publishing.issue_path(issue.volume, issue.number),
+        feed_url=base + reverse("feed"), feed_title=profile.title,
+        links={"All issues": reverse("archive"), "Subscribe": reverse("subscribe"), "Atom feed": reverse("feed")})
+    return _headers(HttpResponse(page, content_type="text/html; charset=utf-8"))
+
+
+# --------------------------------------------------------------------- feed ---
+
+class _Site:
+    """What the feed needs to know besides the issues: the profile and where links start."""
+
+    def __init__(self, profile, base: str):
+        self.profile, self.base = profile, base
+
+
+class IssuesFeed(Feed):
+    """Atom feed of published issues: one entry per issue, linking to its permalink."""
+
+    feed_type = Atom1Feed
+    limit = 50  # the newest issues; the archive has them all
+
+    def get_object(self, request, *args, **kwargs):
+        profile = current_profile()
+        return _Site(profile, _base_url(request, profile))
+
+    def title(self, site: _Site) -> str:
+        return site.profile.title
+
+    def subtitle(self, site: _Site) -> str:
+        return f"Published issues of {site.profile.title}"
+
+    def link(self, site: _Site) -> str:
+        return site.base + reverse("archive")
+
+    def feed_url(self, site: _Site) -> str:
+        return site.base + reverse("feed")
+
+    def feed_guid(self, site: _Site) -> str:
+        return site.base + reverse("archive")
+
+    def author_name(self, site: _Site) -> str:
+        return site.profile.title
+
+    def items(self, site: _Site) -> list[Issue]:
+        issues = list(publishing.published_issues().order_by("-published_at", "-volume", "-number")[:self.limit])
+        for issue in issues:
+            issue.public_url = site.base + publishing.issue_path(issue.volume, issue.number)
+        return issues
+
+    def item_title(self, issue: Issue) -> str:  # Atom text: the XML writer escapes it
+        return f"{issue.frozen.get('title', issue.title)} {issue.frozen.get('label', issue.key)}"
+
+    def item_link(self, issue: Issue) -> str:
+        return issue.public_url
+
+    def item_guid(self, issue: Issue) -> str:
+        return issue.public_url
+
+    def item_pubdate(self, issue: Issue):
+        return issue.published_at
+
+    def item_updateddate(self, issue: Issue):
+        return issue.published_at
+
+    def item_description(self, issue: Issue) -> str:
+        """HTML (``type="html"``): the headlines, escaped, each linking to its story on the permalink."""
+        stories = issue.frozen.get("stories", [])
+        items = "".join(f'<li><a href="{escape(issue.public_url)}#story-{i}">{escape(s.get("headline", ""))}</a></li>'
+                        for i, s in enumerate(stories, 1))
+        return f"<ol>{items}</ol>" if items else "<p>No stories.</p>"
+
+
+def _feed_rows(request) -> list[tuple]:
+    return _memo(request, "feed", lambda: list(
+        publishing.published_issues().order_by("-published_at", "-volume", "-number")
+        .values_list("volume", "number", "published_at", "frozen")[:IssuesFeed.limit]))
+
+
+def _feed_etag(request) -> str:
+    return _fingerprint(request, "feed", _feed_rows(request))
+
+
+def _feed_modified(request):
+    return max((row[2] for row in _feed_rows(request) if row[2]), default=None)
+
+
+_feed_view = IssuesFeed()
+
+
+@require_safe
+@condition(etag_func=_feed_etag, last_modified_func=_feed_modified)
+def feed(request):
+    return _headers(_feed_view(request), csp=FEED_CSP)

@@ -1,0 +1,319 @@
+"""The public archive: `digest publish`, the archive, issue permalinks and the Atom feed.
+
+The demo workspace's issue 1.1 is approved (frozen) and published; only
+published issues are public, and only as frozen.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+import xml.etree.ElementTree as ET
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+SITE = "https://digest.example.org"
+ATOM = "{http://www.w3.org/2005/Atom}"
+HOSTILE_HEADLINE = "<script>alert(1)</script> Tokyo and Washington sign a pact"
+HOSTILE_SUMMARY = ("Officials [said](javascript:alert(2)) it was **done**; "
+                   '<a href="javascript:alert(3)">raw</a> and [a real source](https://news.example/pact).')
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    """The demo workspace (issue 1.1 drafted), the test host allowed; yields (home, profile)."""
+    from django.test.utils import override_settings
+
+    from alliance_digest.demo import run_demo
+
+    home = tmp_path / "demo"
+    run_demo(home, echo=lambda m: None)
+    from alliance_digest.profile import load_profile
+
+    profile = load_profile(home / "digest.toml")
+    assert profile.site_url == SITE
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        yield home, profile
+
+
+def client():
+    from django.test import Client
+
+    return Client()
+
+
+def issue(key: str = "1.1"):
+    from alliance_digest import services
+
+    return services.find_issue(key)
+
+
+def approve_and_publish(profile, key: str = "1.1"):
+    from alliance_digest import delivery, publishing
+
+    found = delivery.approve(profile, issue(key))
+    return publishing.publish(profile, found)
+
+
+def extra_issue(number: int, headline: str):
+    """Another issue with one selected story, as a draft."""
+    from alliance_digest.db.models import Issue, Story
+
+    made = Issue.objects.create(volume=1, number=number, title="US-Japan Alliance Digest", date=date(2026, 11, 22),
+                                window_start=date(2026, 11, 9), window_end=date(2026, 11, 22))
+    Story.objects.create(issue=made, selected=True, position=0, headline=headline,
+                         summary_markdown="A [source](https://news.example/x) said **so**.")
+    return made
+
+
+def entry_summaries(xml: bytes) -> list[str]:
+    """The <summary> HTML of each Atom entry, as a feed reader gets it (XML-unescaped once)."""
+    root = ET.fromstring(xml)
+    return [e.find(f"{ATOM}summary").text or "" for e in root.findall(f"{ATOM}entry")]
+
+
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, as a browser's tokenizer sees them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_inert(page: str) -> None:
+    """No script element and no attribute holding a javascript: URL; as escaped text either is harmless."""
+    parser = _Tags()
+    parser.feed(page)
+    parser.close()
+    assert parser.tags, "not HTML"
+    assert not [t for t, _ in parser.tags if t == "script"]
+    for tag, attrs in parser.tags:
+        for name, value in attrs.items():
+            assert not (value or "").strip().lower().startswith("javascript:"), (tag, name, value)
+    assert "<script" not in page.lower()
+    assert 'href="javascript:alert(2)' not in page  # the Markdown link lost its URL
+
+
+# ---- publishing -------------------------------------------------------------------------------------
+
+def test_only_an_approved_issue_can_be_published_once(site):
+    from alliance_digest import delivery, publishing
+
+    home, profile = site
+    with pytest.raises(publishing.PublishError, match=r"^issue 1\.1 is not approved: .*digest approve 1\.1"):
+        publishing.publish(profile, issue())
+    assert issue().status == "draft" and issue().published_at is None
+    delivery.approve(profile, issue())
+    published = publishing.publish(profile, issue())
+    stored = issue()
+    assert stored.status == published.status == "published"
+    assert stored.published_at is not None and stored.published_at == published.published_at
+    with pytest.raises(publishing.PublishError, match=r"^issue 1\.1 is already published"):
+        publishing.publish(profile, issue())
+    assert issue().published_at == stored.published_at
+    assert publishing.permalink(profile, stored) == f"{SITE}/issues/1-1/"
+
+
+def test_cli_publish_refuses_a_draft_with_one_line_then_publishes(site, cli):
+    home, _ = site
+    refused = cli(home, "publish", "1.1")
+    assert refused.exit_code == 1
+    lines = refused.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: issue 1.1 is not approved:"), refused.output
+    assert issue().status == "draft"
+
+    assert cli(home, "approve", "1.1").exit_code == 0
+    done = cli(home, "publish", "latest")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == f"published issue 1.1: {SITE}/issues/1-1/"
+    again = cli(home, "publish", "1.1")
+    assert again.exit_code == 1 and len(again.output.strip().splitlines()) == 1
+    assert "already published" in again.output
+    assert cli(home, "publish", "9.9").output.strip() == "Error: issue 9.9 not found"
+
+
+# ---- archive and permalinks -------------------------------------------------------------------------
+
+def test_archive_lists_only_published_issues_newest_first(site):
+    from alliance_digest import delivery
+
+    home, profile = site
+    empty = client().get("/issues/")
+    assert empty.status_code == 200 and "No issues have been published yet" in empty.content.decode()
+
+    approve_and_publish(profile)
+    approved_only = extra_issue(2, "Approved but not published headline")
+    delivery.approve(profile, approved_only)
+    extra_issue(3, "Draft-only headline")
+
+    for path in ("/", "/issues/"):
+        response = client().get(path)
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert 'href="/issues/1-1/"' in page and "Vol: 1.1" in page and "November 8, 2026" in page
+        for story in issue().frozen["stories"]:
+            assert shown(story["headline"], page)
+        assert "/issues/1-2/" not in page and "Approved but not published" not in page
+        assert "/issues/1-3/" not in page and "Draft-only" not in page
+        assert 'rel="alternate" type="application/atom+xml"' in page
+        assert f'rel="canonical" href="{SITE}/issues/"' in page
+
+    # a second published issue goes on top
+    from alliance_digest import publishing
+
+    publishing.publish(profile, issue("1.2"))
+    page = client().get("/issues/").content.decode()
+    assert page.index("/issues/1-2/") < page.index("/issues/1-1/")
+    assert "/issues/1-3/" not in page
+
+
+def shown(text: str, page: str) -> bool:
+    """``text`` appears in ``page`` HTML-escaped (Jinja2 writes ' as &#39;, Django as &#x27;)."""
+    from django.utils.html import escape
+    from markupsafe import escape as jinja_escape
+
+    return str(jinja_escape(text)) in page or str(escape(text)) in page
+
+
+def test_permalink_shows_the_frozen_issue_and_is_404_before_publishing(site):
+    from alliance_digest import delivery, publishing
+    from alliance_digest.render import render
+
+    home, profile = site
+    assert client().get("/issues/1-1/").status_code == 404  # a draft
+    delivery.approve(profile, issue())
+    hidden = client().get("/issues/1-1/")
+    assert hidden.status_code == 404 and b"no published issue" in hidden.content  # approved, not published
+    assert client().get("/issues/7-7/").status_code == 404  # unknown
+    assert hidden.content == client().get("/issues/7-7/").content  # no telling which
+
+    publishing.publish(profile, issue())
+    response = client().get("/issues/1-1/")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    frozen = issue().frozen
+    assert len(frozen["stories"]) >= 3
+    for story in frozen["stories"]:
+        assert shown(story["headline"], page)
+    links = re.findall(r'href="(https://[^"]+)"', render(publishing.public_content(issue()), "html"))
+    assert len(links) >= len(frozen["stories"])
+    for link in links:  # every source link of the issue's summaries
+        assert f'href="{link}"' in page
+    # the digest's design (the issue template), with the archive's navigation and head links
+    assert "<title>US-Japan Alliance Digest Vol: 1.1</title>" in page
+    assert '<ol class="details">' in page and "Vol: 1.1 &middot; November 8, 2026" in page
+    assert 'href="/issues/"' in page and 'href="/subscribe/"' in page and 'href="/feed.atom"' in page
+    assert f'<link rel="canonical" href="{SITE}/issues/1-1/">' in page
+    assert "Note to editors" not in page
+    # the same security headers as the subscription pages; cacheable and revalidatable
+    assert "default-src 'none'" in response["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["Referrer-Policy"] == "no-referrer" and response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "public" in response["Cache-Control"] and response.has_header("Last-Modified")
+    again = client().get("/issues/1-1/", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
+    assert client().head("/issues/1-1/").status_code == 200
+    assert client().post("/issues/1-1/").status_code == 405
+
+
+def test_editing_the_draft_after_approval_does_not_change_the_public_page(site):
+    from alliance_digest.db.models import Story
+
+    home, profile = site
+    approve_and_publish(profile)
+    before = client().get("/issues/1-1/")
+    first = issue().stories.filter(selected=True).order_by("position").first()
+    original = first.headline
+    Story.objects.filter(pk=first.pk).update(headline="Edited after approval",
+                                             summary_markdown="Changed [x](https://changed.example/).")
+    issue().stories.filter(selected=True).exclude(pk=first.pk).update(selected=False)
+
+    after = client().get("/issues/1-1/")
+    page = after.content.decode()
+    assert after.status_code == 200 and page == before.content.decode()
+    assert shown(original, page)
+    assert "Edited after approval" not in page and "changed.example" not in page
+    assert client().get("/issues/1-1/", HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 304
+    feed = client().get("/feed.atom").content.decode()
+    assert "Edited after approval" not in feed
+    assert "Edited after approval" not in client().get("/issues/").content.decode()
+
+
+# ---- the Atom feed ----------------------------------------------------------------------------------
+
+def test_atom_feed_has_one_entry_per_published_issue(site):
+    import feedparser
+
+    from alliance_digest import delivery, publishing
+
+    home, profile = site
+    empty = feedparser.parse(client().get("/feed.atom").content)
+    assert not empty.bozo and empty.entries == []
+
+    approve_and_publish(profile)
+    delivery.approve(profile, extra_issue(2, "Second issue headline"))  # approved, not published
+    extra_issue(3, "A draft")
+
+    response = client().get("/feed.atom")
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.bozo_exception
+    assert parsed.version == "atom10"
+    assert parsed.feed.title == "US-Japan Alliance Digest"
+    assert parsed.feed.id == f"{SITE}/issues/"
+    assert parsed.feed.link == f"{SITE}/issues/"
+    [entry] = parsed.entries
+    published = issue()
+    assert entry.title == "US-Japan Alliance Digest Vol: 1.1"
+    assert entry.link == f"{SITE}/issues/1-1/" and entry.id == f"{SITE}/issues/1-1/"
+    assert entry.updated_parsed[:6] == published.published_at.utctimetuple()[:6]
+    summary_text = html.unescape(re.sub(r"<[^>]+>", " ", entry.summary))
+    for story in published.frozen["stories"]:
+        assert story["headline"] in summary_text
+    assert f'href="{SITE}/issues/1-1/#story-1"' in entry.summary
+
+    publishing.publish(profile, issue("1.2"))
+    second = client().get("/feed.atom", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert second.status_code == 200  # the feed changed: the old ETag no longer matches
+    parsed = feedparser.parse(second.content)
+    assert [e.link for e in parsed.entries] == [f"{SITE}/issues/1-2/", f"{SITE}/issues/1-1/"]
+    assert client().get("/feed.atom", HTTP_IF_NONE_MATCH=second["ETag"]).status_code == 304
+
+
+# ---- hostile content ----------------------------------------------------------------------------------
+
+def test_script_and_javascript_links_render_inert_on_the_page_archive_and_feed(site):
+    import feedparser
+
+    from alliance_digest.db.models import Story
+
+    home, profile = site
+    first = issue().stories.filter(selected=True).order_by("position").first()
+    Story.objects.filter(pk=first.pk).update(headline=HOSTILE_HEADLINE, summary_markdown=HOSTILE_SUMMARY)
+    approve_and_publish(profile)
+    assert issue().frozen["stories"][0]["headline"] == HOSTILE_HEADLINE
+
+    page = client().get("/issues/1-1/").content.decode()
+    assert_inert(page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Tokyo and Washington sign a pact" in page
+    assert 'href="https://news.example/pact"' in page  # the safe link survives
+
+    archive = client().get("/issues/").content.decode()
+    assert_inert(archive)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in archive
+
+    raw = client().get("/feed.atom").content
+    assert b"<script" not in raw.lower() and b"javascript:" not in raw.lower()
+    for summary in entry_summaries(raw):  # the HTML a feed reader renders, before any sanitising of its own
+        assert_inert(summary)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in summary
+    entry = feedparser.parse(raw).entries[0]
+    assert "<script" not in entry.summary and "javascript:" not in entry.summary
+    assert HOSTILE_HEADLINE in html.unescape(re.sub(r"<[^>]+>", "", entry.summary))  # shown as text
