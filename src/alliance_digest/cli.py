@@ -579,6 +579,9 @@ def serve(obj: Context, host: str, port: int) -> None:
 
     if host not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS.append(host)
+    from alliance_digest.workspace import settle_heap
+
+    settle_heap()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_digest.settings")
     call_command("runserver", f"{host}:{port}", use_reloader=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from functools import lru_cache
 
 import markdown as _markdown
 import nh3
@@ -21,8 +22,13 @@ ALLOWED_TAGS = {"a", "strong", "em", "b", "i", "code", "p", "br"}
 SAFE_SCHEMES = {"http", "https", "mailto"}
 
 
+@lru_cache(maxsize=4096)
 def markdown_html(text: str) -> Markup:
-    """Inline Markdown to sanitised HTML: raw HTML and unsafe URLs never pass."""
+    """Inline Markdown to sanitised HTML: raw HTML and unsafe URLs never pass.
+
+    Cached: a pure function of the text, called for every story on every
+    editor page and preview.
+    """
     md = _markdown.Markdown()
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
