@@ -454,6 +454,16 @@ def _db(fn):
         return pool.submit(call).result()
 
 
+def _eventually(check, seconds: float = 10.0) -> bool:
+    """Poll ``check`` until true: the page can change before its request is stored."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_editing_in_a_browser(served):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found")
@@ -487,7 +497,7 @@ def test_editing_in_a_browser(served):
             page.wait_for_load_state()
             page.wait_for_function(
                 "id => document.querySelectorAll('#selected-list > li')[3].id === 'story-' + id", arg=c[0])
-            assert _db(selected_ids) == [s[0], s[2], s[3], c[0], s[4]]
+            assert _eventually(lambda: _db(selected_ids) == [s[0], s[2], s[3], c[0], s[4]])
 
             page.click(f"#story-{s[0]} details.editform summary")
             page.fill(f"#id_s{s[0]}-headline", "Browser-edited headline")
@@ -512,10 +522,7 @@ def test_editing_in_a_browser(served):
             page.wait_for_function(
                 "id => document.querySelector('#selected-list > li').id === 'story-' + id", arg=s[4])
             # the list moves on screen at once; the new order is saved by a request: wait for it
-            deadline = time.monotonic() + 10
-            while _db(selected_ids)[0] != s[4] and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert _db(selected_ids)[0] == s[4]
+            assert _eventually(lambda: _db(selected_ids)[0] == s[4])
 
             page.goto(served + ISSUE + "preview/email/")
             assert "Browser-edited headline" in page.content()
