@@ -454,6 +454,19 @@ def _db(fn):
         return pool.submit(call).result()
 
 
+def _goto(page, url: str) -> None:
+    """Navigate, retrying when a reload the page started itself interrupts the navigation."""
+    for attempt in range(3):
+        try:
+            page.goto(url)
+            page.wait_for_load_state()
+            return
+        except Exception as exc:  # playwright's Error: "interrupted by another navigation", ERR_ABORTED
+            if attempt == 2 or not any(s in str(exc) for s in ("interrupted", "ERR_ABORTED", "navigation")):
+                raise
+            page.wait_for_load_state()
+
+
 def _eventually(check, seconds: float = 10.0) -> bool:
     """Poll ``check`` until true: the page can change before its request is stored."""
     deadline = time.monotonic() + seconds
@@ -480,7 +493,7 @@ def test_editing_in_a_browser(served):
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(served + ISSUE)
+            _goto(page, served + ISSUE)
             assert "/accounts/login/" in page.url
             page.fill("#id_username", "ed")
             page.fill("#id_password", PASSWORD)
@@ -523,12 +536,13 @@ def test_editing_in_a_browser(served):
                 "id => document.querySelector('#selected-list > li').id === 'story-' + id", arg=s[4])
             # the list moves on screen at once; the new order is saved by a request: wait for it
             assert _eventually(lambda: _db(selected_ids)[0] == s[4])
+            page.wait_for_load_state("networkidle")  # the reload after the drop, before navigating away
 
-            page.goto(served + ISSUE + "preview/email/")
+            _goto(page, served + ISSUE + "preview/email/")
             assert "Browser-edited headline" in page.content()
             page.screenshot(path=str(ARTIFACTS / "editor-3-email-preview.png"), full_page=True)
 
-            page.goto(served + ISSUE)
+            _goto(page, served + ISSUE)
             page.click("#approve")
             page.wait_for_selector("#frozen")
             page.screenshot(path=str(ARTIFACTS / "editor-4-approved.png"), full_page=True)
