@@ -42,7 +42,12 @@ def markdown_html(text: str) -> Markup:
 
 def markdown_text(text: str, links: list[str]) -> str:
     """Plain text of inline Markdown; each link becomes ``phrase [n]``."""
-    tree = lxml_html.fragment_fromstring(str(markdown_html(text)) or " ", create_parent="div")
+    return html_text(str(markdown_html(text)), links)
+
+
+def html_text(html: str, links: list[str]) -> str:
+    """Plain text of sanitised HTML; each link becomes ``phrase [n]`` (``links`` grows)."""
+    tree = lxml_html.fragment_fromstring(html or " ", create_parent="div")
     for anchor in tree.iter("a"):
         href = anchor.get("href")
         if href:

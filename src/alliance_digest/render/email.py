@@ -22,7 +22,7 @@ import css_inline
 from lxml import html as lxml_html
 from markupsafe import Markup
 
-from alliance_digest.render import _env, markdown_html, safe_url
+from alliance_digest.render import _env, html_text, markdown_html, safe_url
 
 PREHEADER_CHARS = 140
 IMAGE_WIDTH = 552  # the 600 px column less its padding
@@ -98,14 +98,7 @@ def story_paragraphs(summary_markdown: str) -> list[Markup]:
 
 def paragraph_text(paragraph: Markup, links: list[str]) -> str:
     """Plain text of a sanitised paragraph; each link becomes ``phrase [n]`` (``links`` grows)."""
-    tree = lxml_html.fragment_fromstring(str(paragraph) or " ", create_parent="div")
-    for anchor in tree.iter("a"):
-        href = anchor.get("href")
-        if href:
-            if href not in links:
-                links.append(href)
-            anchor.tail = f" [{links.index(href) + 1}]" + (anchor.tail or "")
-    return " ".join(tree.text_content().split())
+    return html_text(str(paragraph), links)
 
 
 def build_email(data: dict, profile, unsubscribe_url: str | None = None,
