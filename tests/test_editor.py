@@ -97,6 +97,7 @@ def post_urls() -> list[tuple[str, dict]]:
         (url("edit", s[0]), {f"s{s[0]}-headline": "Hacked", f"s{s[0]}-summary_markdown": "Hacked"}),
         (url("reorder"), {"order": ",".join(map(str, reversed(s)))}),
         (url("approve"), {}),
+        (url("publish"), {}),
         (url("send-test"), {"email": "someone@example.org"}),
         ("/editor/markdown-preview/", {"markdown": "**x**"}),
     ]
@@ -370,6 +371,45 @@ def test_approve_freezes_the_issue_and_edits_are_refused(client, editor):
     assert "approved with 5 stories" in page
 
 
+def test_publish_puts_an_approved_issue_on_the_archive_and_is_refused_for_a_draft(client, editor):
+    from django.test import Client
+
+    from alliance_digest.db.models import IssueEdit
+
+    draft_page = client.get(ISSUE).content.decode()
+    assert 'id="publish-button"' not in draft_page and "Approve the issue first" in draft_page
+    before = snapshot()
+    refused = client.post(url("publish"), follow=True)
+    assert "Issue 1.1 is not approved: it is a draft" in refused.content.decode()
+    assert snapshot() == before and issue().published_at is None
+    assert client.get("/issues/1-1/").status_code == 404
+    assert client.get(url("publish")).status_code == 405  # POST only
+
+    client.post(url("approve"))
+    approved_page = client.get(ISSUE).content.decode()
+    assert 'id="publish-button"' in approved_page and 'id="published"' not in approved_page
+    response = client.post(url("publish"), follow=True)
+    text = response.content.decode()
+    published = issue()
+    assert published.status == "published" and published.published_at
+    assert "Published issue 1.1" in text
+    assert 'id="published"' in text and 'id="publish-button"' not in text
+    assert re.search(r'href="[^"]*/issues/1-1/" id="permalink">view it</a>', text)
+    assert "published on the public archive" in text.split('id="history"')[1]
+    record = IssueEdit.objects.get(action="publish")
+    assert record.user == editor and record.detail["permalink"].endswith("/issues/1-1/")
+
+    public = Client()
+    archive = public.get("/issues/")
+    assert archive.status_code == 200 and "/issues/1-1/" in archive.content.decode()
+    assert public.get("/issues/1-1/").status_code == 200
+
+    again = snapshot()
+    twice = client.post(url("publish"), follow=True)
+    assert "already published" in twice.content.decode()
+    assert snapshot() == again
+
+
 def test_send_test_email_reports_an_unreachable_server_and_sends_otherwise(client, demo):
     from smtp_sink import SmtpSink, free_port
 
@@ -546,10 +586,31 @@ def test_editing_in_a_browser(served):
             page.click("#approve")
             page.wait_for_selector("#frozen")
             page.screenshot(path=str(ARTIFACTS / "editor-4-approved.png"), full_page=True)
+
+            page.click("#publish-button")
+            page.wait_for_selector("#published")
+            page.wait_for_load_state()
+            assert _eventually(lambda: _db(lambda: issue().status) == "published")
+            permalink = page.get_attribute("#permalink", "href")
+            assert permalink and permalink.endswith("/issues/1-1/")
+            path = "/issues/1-1/"  # the permalink's host is the profile's site_url: read it from this server
+
+            _goto(page, served + path)
+            page.wait_for_selector("text=Browser-edited headline")
+            assert "Browser-edited headline" in page.content()
+            page.screenshot(path=str(ARTIFACTS / "public-issue.png"), full_page=True)
+
+            _goto(page, served + "/issues/")
+            assert f'href="{path}"' in page.content() or permalink in page.content()
+            assert "Browser-edited headline" in page.content()
+
+            feed = page.request.get(served + "/feed.atom")
+            assert feed.ok, feed.status
+            assert permalink in feed.text()
             assert not [e for e in errors if "Content Security Policy" in e], errors
         finally:
             browser.close()
-    assert issue().status == "approved"
+    assert issue().status == "published"
     assert Story.objects.get(pk=s[0]).headline == "Browser-edited headline"
     assert set(IssueEdit.objects.values_list("action", flat=True)) >= {"drop", "include", "move", "edit",
-                                                                         "reorder", "approve"}
+                                                                         "reorder", "approve", "publish"}

@@ -176,6 +176,7 @@ class IssueEdit(models.Model):
         EDIT = "edit"  # headline and/or summary changed
         APPROVE = "approve"
         TEST_SEND = "test_send"
+        PUBLISH = "publish"
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="edits")
     story = models.ForeignKey(Story, on_delete=models.SET_NULL, null=True, blank=True, related_name="edits")

@@ -27,6 +27,9 @@ class Frozen(EditError):
     pass
 
 
+PUBLISH = IssueEdit.Action.PUBLISH
+
+
 def check_draft(issue: Issue) -> None:
     if issue.status != Issue.Status.DRAFT:
         raise Frozen(f"Issue {issue.key} is {issue.status}: its content is frozen and can no longer be edited.")
@@ -198,6 +201,20 @@ def approve(profile, issue: Issue, user) -> Issue:
     return issue
 
 
+def publish(profile, issue: Issue, user) -> Issue:
+    """Put an approved issue on the public archive (:func:`publishing.publish`) and record it."""
+    from alliance_digest import publishing
+
+    with transaction.atomic():
+        fresh = Issue.objects.select_for_update().get(pk=issue.pk)
+        try:
+            fresh = publishing.publish(profile, fresh)
+        except publishing.PublishError as exc:
+            raise EditError(_sentence(str(exc))) from None
+        _record(fresh, user, PUBLISH, None, permalink=publishing.permalink(profile, fresh))
+    return fresh
+
+
 def record_test_send(issue: Issue, user, addresses: list[str], error: str = "") -> None:
     _record(issue, user, IssueEdit.Action.TEST_SEND, None, to=addresses, error=error)
 
@@ -222,6 +239,8 @@ def describe(edit: IssueEdit) -> str:
         return "edited " + "; ".join(parts)
     if edit.action == IssueEdit.Action.APPROVE:
         return f"approved with {len(d.get('stories', []))} stories"
+    if edit.action == PUBLISH:
+        return "published on the public archive"
     if edit.action == IssueEdit.Action.TEST_SEND:
         to = ", ".join(d.get("to", []))
         return f"test send to {to} failed: {d['error']}" if d.get("error") else f"test email sent to {to}"

@@ -15,6 +15,7 @@ urlpatterns = [
     path(ISSUE + "stories/<int:story_id>/edit/", views.edit, name="editor-edit"),
     path(ISSUE + "reorder/", views.reorder, name="editor-reorder"),
     path(ISSUE + "approve/", views.approve, name="editor-approve"),
+    path(ISSUE + "publish/", views.publish, name="editor-publish"),
     path(ISSUE + "send-test/", views.send_test, name="editor-send-test"),
     path(ISSUE + "preview/<str:kind>/", views.preview, name="editor-preview"),
     path("markdown-preview/", views.markdown_preview, name="editor-markdown-preview"),

@@ -183,7 +183,15 @@ def issue_page(request, volume: int, number: int):
         "editable": editable, "selected": selected, "candidates": candidates, "history": history,
         "counts": _counts(issue, profile), "subject": subject_line(data, profile),
         "test_form": TestSendForm(initial={"email": request.user.email}),
+        "permalink": _public_link(profile, issue),
     })
+
+
+def _public_link(profile, issue: Issue) -> str:
+    """Where a published issue is public: its permalink (``site_url``), else this site's path for it."""
+    from alliance_digest import publishing
+
+    return publishing.permalink(profile, issue)
 
 
 def _act(request, volume: int, number: int, do, anchor: str = "selected"):
@@ -264,6 +272,16 @@ def approve(request, volume: int, number: int):
         issue = actions.approve(_profile(), issue, request.user)
         return f"Approved issue {issue.key}: its content is frozen. Send it with `digest send {issue.key}`."
     return _act(request, volume, number, do, anchor="")
+
+
+@require_POST
+@editor_required
+def publish(request, volume: int, number: int):
+    def do(issue):
+        profile = _profile()
+        issue = actions.publish(profile, issue, request.user)
+        return f"Published issue {issue.key}: it is on the public archive."
+    return _act(request, volume, number, do, anchor="publish")
 
 
 @require_POST
