@@ -614,3 +614,19 @@ def test_editing_in_a_browser(served):
     assert Story.objects.get(pk=s[0]).headline == "Browser-edited headline"
     assert set(IssueEdit.objects.values_list("action", flat=True)) >= {"drop", "include", "move", "edit",
                                                                          "reorder", "approve", "publish"}
+
+
+def test_the_lead_image_follows_the_top_story(client):
+    from alliance_digest.db.models import Issue
+
+    def image_of_top():
+        top = Issue.objects.get(pk=issue().pk).stories.filter(selected=True).order_by("position").first()
+        return {l.article.image_url for l in top.storyarticle_set.select_related("article") if l.article.image_url}
+
+    before = Issue.objects.get(pk=issue().pk).image_url
+    assert before in image_of_top()
+    response = client.post(url("drop", selected_ids()[0]), {"csrfmiddlewaretoken": csrf_token(client.get(ISSUE))})
+    assert response.status_code in (200, 302, 303)
+    after = Issue.objects.get(pk=issue().pk)
+    assert after.image_url != before and after.image_url in image_of_top()
+    assert after.image_credit and after.image_credit_url.startswith("https://")

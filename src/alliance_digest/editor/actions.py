@@ -76,6 +76,19 @@ def _renumber(stories: list[Story]) -> None:
             story.save(update_fields=["position"])
 
 
+def _follow_lead_image(issue: Issue) -> None:
+    """The lead image is the top story's (its best source first), as when drafting."""
+    for story in selected(issue):
+        link = (story.storyarticle_set.select_related("article").exclude(article__image_url__isnull=True)
+                .exclude(article__image_url="").order_by("position").first())
+        if link is not None:
+            article = link.article
+            Issue.objects.filter(pk=issue.pk).update(
+                image_url=article.image_url, image_alt=article.image_alt or "", image_credit=article.source,
+                image_credit_url=article.url)
+            return
+
+
 def selected(issue: Issue) -> list[Story]:
     return list(issue.stories.filter(selected=True).order_by("position", "id"))
 
@@ -95,6 +108,7 @@ def include(issue: Issue, story_id, user) -> Story:
         story.selected, story.position = True, len(chosen) + 1
         story.save(update_fields=["selected", "position"])
         _renumber(candidates(issue))
+        _follow_lead_image(issue)
         _record(issue, user, IssueEdit.Action.INCLUDE, story, headline=story.headline, position=story.position)
         _decide(issue, user, story, EditorDecision.Decision.INCLUDED, None, story.position)
     return story
@@ -115,6 +129,7 @@ def drop(issue: Issue, story_id, user) -> Story:
         story.save(update_fields=["selected", "position"])
         _renumber(others[:at] + [story] + others[at:])
         _renumber(selected(issue))
+        _follow_lead_image(issue)
         _record(issue, user, IssueEdit.Action.DROP, story, headline=story.headline, position=before)
         _decide(issue, user, story, EditorDecision.Decision.DROPPED, before, None)
     return story
@@ -160,6 +175,7 @@ def reorder(issue: Issue, story_ids: list, user) -> None:
 def _apply_order(issue: Issue, order: list[Story], user, action: str, story: Story | None, **detail) -> None:
     before = {s.pk: s.position for s in order}
     _renumber(order)
+    _follow_lead_image(issue)
     moved = [s for s in order if before[s.pk] != s.position]
     _record(issue, user, action, story, order=[{"id": s.pk, "headline": s.headline} for s in order],
             moved=[{"headline": s.headline, "from": before[s.pk], "to": s.position} for s in moved], **detail)
