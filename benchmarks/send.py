@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import smtplib
 import socket
 import subprocess
 import sys

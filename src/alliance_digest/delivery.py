@@ -34,6 +34,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from django.db import close_old_connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from alliance_digest.db.models import Delivery, Issue, Subscriber
@@ -427,7 +428,7 @@ def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
                         return None
                 row = state["prefetch"].pop(0)
                 if Delivery.objects.filter(pk=row[0], status=Delivery.Status.QUEUED).update(
-                        status=Delivery.Status.SENDING, attempts=models_F("attempts") + 1) == 1:
+                        status=Delivery.Status.SENDING, attempts=F("attempts") + 1) == 1:
                     return row
 
     def record_failure(message: str) -> None:
@@ -454,7 +455,7 @@ def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
                     sender.send(msg, envelope_from, sub.email)
                 except ServerUnreachable as exc:  # nothing was handed over: pause, resume later
                     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.QUEUED,
-                                                                   attempts=models_F("attempts") - 1)
+                                                                   attempts=F("attempts") - 1)
                     with lock:
                         state["paused"] = f"{exc}; run `digest send {issue.key}` again when it is reachable"
                     stop.set()
@@ -524,12 +525,6 @@ def _alive(note: str) -> bool:
     except PermissionError:
         return True
     return int(parts[1]) != os.getpid()
-
-
-def models_F(name: str):
-    from django.db.models import F
-
-    return F(name)
 
 
 def _temporary(delivery: Delivery, error: str, report: SendReport, lock: threading.Lock) -> None:

@@ -34,7 +34,6 @@ def setup_django(home: Path, migrate: bool = True) -> None:
     os.environ["DIGEST_HOME"] = str(home)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alliance_digest.settings")
     import django
-    from django.conf import settings
 
     if getattr(setup_django, "_home", None) is None:
         django.setup()

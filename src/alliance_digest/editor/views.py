@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from alliance_digest.db.models import Article, Issue, IssueEdit
+from alliance_digest.db.models import Article, Issue
 from alliance_digest.editor import actions
 from alliance_digest.editor.forms import StoryForm, TestSendForm
 
