@@ -177,6 +177,13 @@ class IssueEdit(models.Model):
         APPROVE = "approve"
         TEST_SEND = "test_send"
         PUBLISH = "publish"
+        MERGE = "merge"  # two stories became one
+        SPLIT = "split"  # articles moved out of a story into a new one
+        ADD = "add"  # a story added by pasting URLs or writing it
+        IMAGE = "image"  # lead image or its credit chosen
+        FIELDS = "fields"  # issue date, number or intro edited
+        RESTORE = "restore"  # an earlier version restored from the history
+        SEND = "send"  # the email delivery started from the web
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="edits")
     story = models.ForeignKey(Story, on_delete=models.SET_NULL, null=True, blank=True, related_name="edits")
@@ -185,6 +192,8 @@ class IssueEdit(models.Model):
     at = models.DateTimeField(db_index=True)
     action = models.CharField(max_length=20, choices=Action.choices)
     detail = models.JSONField(default=dict, blank=True)
+    snapshot = models.JSONField(null=True, blank=True,
+                                help_text="The issue's editable state after this change (restorable)")
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -222,3 +231,59 @@ class EditorDecision(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+# ---- sources and their health (issue 6) ------------------------------------------------------------
+
+class Source(models.Model):
+    """A feed or page the digest reads, with its fetch validators and health.
+
+    Seeded from the profile's ``[[sources]]`` (matched by URL; never deleted by
+    seeding) and edited with ``digest sources``. ``paused_at`` is set after too
+    many consecutive failures or at once on ``410 Gone``; editors see why in
+    ``last_error`` (plain words).
+    """
+
+    class Kind(models.TextChoices):
+        FEED = "feed"
+        PAGE = "page"
+        JSONL = "jsonl"
+
+    name = models.CharField(max_length=300)
+    url = models.CharField(max_length=2000, unique=True, help_text="Current URL (permanent redirects update it)")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FEED)
+    site = models.CharField(max_length=2000, blank=True, default="", help_text="Homepage, to credit articles by host")
+    authority = models.FloatField(default=0.5)
+    category = models.CharField(max_length=100, blank=True, default="")
+    enabled = models.BooleanField(default=True, help_text="Editors' switch; paused sources are also skipped")
+    full_text = models.BooleanField(default=False, help_text="Fetch each feed item's page for its full text")
+    origin = models.CharField(max_length=20, blank=True, default="", help_text="profile, cli, opml, web")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # conditional requests
+    etag = models.CharField(max_length=500, blank=True, default="")
+    last_modified = models.CharField(max_length=100, blank=True, default="")
+    # health
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveIntegerField(null=True, blank=True, help_text="Last HTTP status")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="", help_text="Plain words; empty after a success")
+    last_error_code = models.CharField(max_length=40, blank=True, default="")
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.TextField(blank=True, default="")
+    # schedule (adaptive: busy feeds more often, quiet ones less, within bounds)
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    interval_minutes = models.PositiveIntegerField(default=60)
+    last_new_items = models.PositiveIntegerField(default=0)
+    total_items = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+    def __str__(self) -> str:
+        return self.name
