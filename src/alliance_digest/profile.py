@@ -58,6 +58,39 @@ class EmailSettings:
 
 
 @dataclass
+class FetchSettings:
+    """``[fetch]``: how politely and safely sources are read (see pipeline/fetcher.py)."""
+
+    per_host_concurrency: int = 2
+    per_host_delay: float = 1.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_decompressed_bytes: int = 30 * 1024 * 1024
+    max_redirects: int = 5
+    respect_robots: bool = True
+    retries: int = 2
+    max_retry_after: float = 60.0
+    allow_private_addresses: bool = False
+    pause_after_failures: int = 5  # consecutive failures before a source is paused (410 pauses at once)
+    min_interval_minutes: int = 30  # adaptive schedule bounds for `digest run`
+    max_interval_minutes: int = 1440
+    full_text: bool = False  # default for feed sources: fetch each new item's page
+
+    def policy(self, user_agent: str):
+        from alliance_digest.pipeline.fetcher import FetchPolicy
+
+        return FetchPolicy(
+            user_agent=user_agent, per_host_concurrency=self.per_host_concurrency,
+            per_host_delay=self.per_host_delay, connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout, total_timeout=self.total_timeout, max_bytes=self.max_bytes,
+            max_decompressed_bytes=self.max_decompressed_bytes, max_redirects=self.max_redirects,
+            respect_robots=self.respect_robots, retries=self.retries, max_retry_after=self.max_retry_after,
+            allow_private=self.allow_private_addresses)
+
+
+@dataclass
 class Numbering:
     format: str = "Vol: {volume}.{number}"
     start_volume: int = 1
@@ -95,7 +128,14 @@ class Profile:
     grouping_threshold: float
     sources: list[SourceConfig] = field(default_factory=list)
     email: EmailSettings = field(default_factory=EmailSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
     base_dir: Path = Path(".")
+
+    @property
+    def user_agent(self) -> str:
+        """Names the digest and where to reach its operators (sent with every request)."""
+        contact = f"; +{self.user_agent_contact}" if self.user_agent_contact else ""
+        return f"AllianceDigest/0.1 ({self.short_title}{contact})"
 
     def authority_for(self, source_name: str, url: str) -> float:
         """Authority of the outlet that published ``url`` (0.5 when unknown)."""
@@ -239,8 +279,29 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
         anymail=dict(email_t.get("anymail", {})) if isinstance(email_t.get("anymail", {}), dict) else {},
     )
 
+    fetch_t = section("fetch")
+    fetch_kwargs = {}
+    for key, fdef in FetchSettings.__dataclass_fields__.items():
+        default = fdef.default
+        if key not in fetch_t:
+            continue
+        if isinstance(default, bool):
+            if not isinstance(fetch_t[key], bool):
+                raise ProfileError(f"{origin}: fetch.{key} must be true or false, got {fetch_t[key]!r}")
+            fetch_kwargs[key] = fetch_t[key]
+        else:
+            minimum = 0 if key in ("per_host_delay", "retries", "max_retry_after") else 1
+            fetch_kwargs[key] = number(fetch_t, key, default, type(default), minimum, "fetch.")
+    unknown = set(fetch_t) - set(FetchSettings.__dataclass_fields__)
+    if unknown:
+        raise ProfileError(f"{origin}: [fetch] has unknown setting(s): {', '.join(sorted(unknown))}")
+    fetch = FetchSettings(**fetch_kwargs)
+    if fetch.min_interval_minutes > fetch.max_interval_minutes:
+        raise ProfileError(f"{origin}: fetch.min_interval_minutes must not exceed fetch.max_interval_minutes")
+
     return Profile(
         email=email,
+        fetch=fetch,
         title=str(digest.get("title", "Digest")),
         short_title=str(digest.get("short_title", digest.get("title", "Digest"))),
         cadence_days=number(digest, "cadence_days", 14, int, 1, "digest."),

@@ -85,3 +85,43 @@ ERROR_CODES = (
     "unsafe_address",  # resolves to a private/loopback/link-local address
     "empty",  # 200 with an empty body
 )
+
+
+class Fetcher:
+    """Fetch many URLs concurrently, politely (contract; implementation pending).
+
+    Usage::
+
+        async with Fetcher(policy) as fetcher:
+            results = await fetcher.fetch_all(requests)   # same order as requests
+
+    Never raises for a bad URL or a misbehaving server: every problem comes
+    back as a :class:`FetchResult` with ``ok=False``, ``error`` and ``error_code``.
+    ``transport`` (an ``httpx.AsyncBaseTransport``) lets tests swap the network.
+    """
+
+    def __init__(self, policy: FetchPolicy, transport=None) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> "Fetcher":
+        raise NotImplementedError
+
+    async def __aexit__(self, *exc) -> None:
+        raise NotImplementedError
+
+    async def fetch(self, request: FetchRequest) -> FetchResult:
+        raise NotImplementedError
+
+    async def fetch_all(self, requests: list[FetchRequest], on_result=None) -> list[FetchResult]:
+        """``on_result(result)`` is called as each finishes (for progress and streaming storage)."""
+        raise NotImplementedError
+
+
+def fetch_all(requests: list[FetchRequest], policy: FetchPolicy, on_result=None) -> list[FetchResult]:
+    """Synchronous wrapper: run :meth:`Fetcher.fetch_all` in a fresh event loop."""
+    raise NotImplementedError
+
+
+def decode_body(content: bytes, content_type_header: str) -> tuple[str, str, str]:
+    """``(text, encoding, encoding_source)``: declared charset, then BOM, then <meta>/XML declaration, then detection."""
+    raise NotImplementedError

@@ -1,0 +1,60 @@
+"""URL safety: refuse URLs that would make the server fetch from its own network.
+
+Editors paste URLs (web and CLI); fetching them from the server must not let
+anyone probe loopback services, cloud metadata endpoints (169.254.169.254)
+or the private network (server-side request forgery). Every address a host
+name resolves to is checked; one private address is enough to refuse.
+Profiles that read from a local network (and the tests, on loopback) allow
+it explicitly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+
+class UnsafeURL(ValueError):
+    """The URL is malformed, not http(s), or resolves to a non-public address."""
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
+                or ip.is_reserved or ip.is_unspecified)
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (a literal address resolves to itself)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"cannot resolve host {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    return sorted({info[4][0] for info in infos})
+
+
+def check_url(url: str, allow_private: bool = False) -> str:
+    """Return ``url`` when it is an http(s) URL that is safe to fetch, else raise :class:`UnsafeURL`."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL(f"{url!r} is not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UnsafeURL(f"{url!r} is not an http(s) URL")
+    host = parts.hostname
+    if not host:
+        raise UnsafeURL(f"{url!r} has no host")
+    if parts.username or parts.password:
+        raise UnsafeURL(f"{url!r} carries a user name or password; paste the plain URL")
+    if allow_private:
+        return url.strip()
+    port = port or (443 if parts.scheme.lower() == "https" else 80)
+    for address in resolve(host, port):
+        if not _is_public(address):
+            raise UnsafeURL(f"{url!r} resolves to {address}, a private, loopback or link-local address "
+                            "(allow it with allow_private_addresses in the profile's [fetch] section)")
+    return url.strip()
