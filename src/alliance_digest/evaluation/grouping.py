@@ -5,7 +5,8 @@ is grouped as one window with relevance ignored; a document's first line
 stands in for its headline. The news windows are grouped as the product
 groups them (title + feed description, publication times), after the same
 canonical-URL de-duplication the ingest does; pairs are scored over the
-items that carry an event id.
+distinct articles that carry an event id (a row repeated in two feeds with
+the same URL counts once), within each window, pooled over the windows.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def window_pairs(data_dir, threshold: float) -> list[tuple]:
         for k, members in enumerate(result.clusters):
             for i in members:
                 cluster_of[i] = k
-        labelled = [(cluster_of[row_index[i]], row["event"]) for i, row in enumerate(window.items) if row["event"]]
+        # one pair per two *articles*: a story in two feeds of one outlet (WSJ
+        # World and WSJ Economy) is one article after ingest, not a free pair
+        event_of = {row_index[i]: row["event"] for i, row in enumerate(window.items) if row["event"]}
+        labelled = [(cluster_of[k], event) for k, event in sorted(event_of.items())]
         p, r, f, tp, fp, fn = pairwise([c for c, _ in labelled], [e for _, e in labelled])
         out.append((window.name, len(labelled), p, r, f, tp, fp, fn))
     return out
