@@ -29,6 +29,9 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest_draft.py
+	$(BIN)/python benchmarks/fetch_many.py
+	$(BIN)/python benchmarks/web_render.py
+	$(BIN)/python benchmarks/send.py
 
 docs: $(STAMP)
 	$(BIN)/python scripts/cli_docs.py > docs/CLI.md

@@ -28,7 +28,7 @@ ISSUE = "/editor/issues/1-1/"
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
-    """The demo workspace (issue 1.1 drafted: 5 stories, 7 candidates), the test host allowed."""
+    """The demo workspace (issue 1.1 drafted: 5 stories, 5 candidates), the test host allowed."""
     from alliance_digest.demo import run_demo
 
     home = tmp_path / "demo"
@@ -196,7 +196,7 @@ def test_dashboard_shows_the_draft_counts_and_recent_issues(client):
     assert response.status_code == 200
     assert "Current draft" in text and "Vol: 1.1" in text
     counts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", text))
-    assert counts["Selected stories"] == "5" and counts["Candidates"] == "7"
+    assert counts["Selected stories"] == "5" and counts["Candidates"] == "5"
     assert int(counts["Articles in the window"]) >= int(counts["Relevant articles"]) > 5
     assert 'href="/editor/issues/1-1/"' in text and "draft" in text
     assert "Content-Security-Policy" in response and "nonce-" in response["Content-Security-Policy"]
@@ -241,15 +241,18 @@ def test_drop_include_and_move_change_the_order_and_are_recorded(client, editor)
     assert list(issue().stories.filter(selected=True).order_by("position").values_list("position", flat=True)) \
         == [1, 2, 3, 4, 5]
     assert list(issue().stories.filter(selected=False).order_by("position").values_list("position", flat=True)) \
-        == list(range(1, 8))
+        == list(range(1, 6))
     # moving the first story up is refused, with a message
     refused = client.post(url("move", s[0]), {"direction": "up"}, follow=True)
     assert "already first" in refused.content.decode()
     assert selected_ids()[0] == s[0]
 
     edits = list(IssueEdit.objects.order_by("at", "id"))
-    assert [e.action for e in edits] == ["drop", "include", "move"]
-    assert all(e.user == editor and e.username == "ed" and e.at for e in edits)
+    # the machine's draft is kept as a version (restorable) before the first change
+    assert [e.action for e in edits] == ["drafted", "drop", "include", "move"]
+    assert edits[0].user is None and edits[0].snapshot
+    edits = edits[1:]
+    assert all(e.user == editor and e.username == "ed" and e.at and e.snapshot for e in edits)
     decisions = {d.decision: d for d in EditorDecision.objects.all()}
     assert set(decisions) == {"dropped", "included", "reordered"}
     assert decisions["dropped"].story_id == s[1] and decisions["dropped"].position_before == 2
@@ -533,6 +536,8 @@ def test_editing_in_a_browser(served):
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            script_errors: list[str] = []
+            page.on("pageerror", lambda e: script_errors.append(str(e)))
             _goto(page, served + ISSUE)
             assert "/accounts/login/" in page.url
             page.fill("#id_username", "ed")
@@ -565,6 +570,7 @@ def test_editing_in_a_browser(served):
 
             # drag the last story onto the first: the new order is posted and the page reloads
             page.set_viewport_size({"width": 1200, "height": 4000})  # both ends of the drag on screen
+            page.evaluate("window.scrollTo(0, 0)")  # and away from the edges, where dragging scrolls the page
             handle = page.locator(f"#story-{s[4]} .handle").bounding_box()
             target = page.locator(f"#story-{s[0]}").bounding_box()
             page.mouse.move(handle["x"] + 3, handle["y"] + 3)
@@ -577,6 +583,17 @@ def test_editing_in_a_browser(served):
             # the list moves on screen at once; the new order is saved by a request: wait for it
             assert _eventually(lambda: _db(selected_ids)[0] == s[4])
             page.wait_for_load_state("networkidle")  # the reload after the drop, before navigating away
+
+            # merge two stories, then undo it by restoring the version before the merge from the history
+            _goto(page, served + ISSUE)
+            page.select_option("#merge-target", str(s[4]))
+            page.select_option("#merge-absorbed", str(s[2]))
+            page.click("#merge-button")
+            page.wait_for_selector("text=Merged")
+            assert _eventually(lambda: s[2] not in _db(selected_ids))
+            page.click("ul.history form button")  # the newest earlier version: just before the merge
+            page.wait_for_selector("text=Restored the version")
+            assert _eventually(lambda: _db(selected_ids)[:1] == [s[4]] and s[2] in _db(selected_ids))
 
             _goto(page, served + ISSUE + "preview/email/")
             assert "Browser-edited headline" in page.content()
@@ -608,12 +625,14 @@ def test_editing_in_a_browser(served):
             assert feed.ok, feed.status
             assert permalink in feed.text()
             assert not [e for e in errors if "Content Security Policy" in e], errors
+            assert not script_errors, script_errors
         finally:
             browser.close()
     assert issue().status == "published"
     assert Story.objects.get(pk=s[0]).headline == "Browser-edited headline"
     assert set(IssueEdit.objects.values_list("action", flat=True)) >= {"drop", "include", "move", "edit",
-                                                                         "reorder", "approve", "publish"}
+                                                                         "reorder", "merge", "restore",
+                                                                         "approve", "publish"}
 
 
 def test_the_lead_image_follows_the_top_story(client):

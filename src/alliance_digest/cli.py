@@ -75,6 +75,14 @@ def init(obj: Context, directory: str | None) -> None:
     except WorkspaceError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created workspace {path} (profile: {path / 'digest.toml'})")
+    from alliance_digest import sources
+    from alliance_digest.profile import ProfileError, load_profile
+
+    try:
+        added = sources.seed_from_profile(load_profile(path / "digest.toml"))
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{len(added)} source(s) from the profile registered (see `digest sources list`)")
 
 
 @cli.command()
@@ -84,24 +92,34 @@ def init(obj: Context, directory: str | None) -> None:
 @click.option("--source", "source_name", metavar="NAME", help="Outlet name for these inputs.")
 @click.pass_obj
 def ingest(obj: Context, inputs: tuple[str, ...], kind: str, source_name: str | None) -> None:
-    """Read articles from INPUTs, or from the profile's sources when none are given.
+    """Read articles from INPUTs, or from the registered sources when none are given.
 
     An INPUT is a feed (RSS/Atom), an article page (HTML) or a JSONL file, as
-    a path, a directory of such files, a file:// URL or an http(s):// URL.
-    Duplicates are stored once; re-running is harmless.
+    a path, a directory of such files, a file:// URL or an http(s):// URL
+    (read by the polite fetcher; private and loopback addresses are refused
+    unless the profile's [fetch] allow_private_addresses is true).
+    Duplicates are stored once; re-running is harmless. With no INPUT this is
+    `digest sources check`: every enabled, unpaused source, with its health
+    recorded.
     """
+    if not inputs:
+        profile = _open_sources(obj)
+        from alliance_digest import source_check
+
+        check = source_check.run_check(profile, echo=click.echo)
+        if not check.outcomes:
+            raise click.ClickException("no inputs given and no enabled, unpaused sources (see `digest sources list`)")
+        click.echo(check.summary())
+        if check.all_failed:
+            sys.exit(1)
+        return
     _, profile = obj.open()
     from tqdm import tqdm
 
     from alliance_digest import services
     from alliance_digest.pipeline.read import expand
 
-    if inputs:
-        locations = [(i, kind, source_name) for i in inputs]
-    else:
-        locations = services.profile_locations(profile)
-        if not locations:
-            raise click.ClickException("no inputs given and the profile lists no enabled sources")
+    locations = [(i, kind, source_name) for i in inputs]
     total = sum(len(expand(loc)) for loc, _, _ in locations)
     bar = tqdm(total=total, unit="input", disable=not sys.stderr.isatty(), leave=False)
     report = services.ingest(locations, profile, on_problem=lambda p: _error(str(p)), progress=bar.update)
@@ -626,6 +644,212 @@ def createuser(obj: Context, username: str, password_stdin: bool, email: str, up
     candidate.set_password(password)
     candidate.save()
     click.echo(f"{'updated' if user is not None else 'created'} editor {username!r}; sign in at /accounts/login/")
+
+
+# ---- sources and continuous operation (issue 6) ----
+
+def _open_sources(obj: Context):
+    """Open the workspace and make sure the profile's sources are registered."""
+    _, profile = obj.open()
+    from alliance_digest import sources
+
+    sources.seed_from_profile(profile)
+    return profile
+
+
+def _find_source(ref: str):
+    from alliance_digest import sources
+
+    try:
+        return sources.find(ref)
+    except sources.SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _when(moment) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+@cli.group("sources")
+def sources_group() -> None:
+    """The sources the digest reads: list, add, remove, check, pause, resume, OPML.
+
+    The workspace's database holds the list; the profile's [[sources]] are
+    added to it (never removed or overwritten) on first use. A source that
+    fails fetch.pause_after_failures times in a row is paused, and one that
+    answers 410 Gone at once; `resume` reads it again.
+    """
+
+
+@sources_group.command("list", short_help="List sources with their health.")
+@click.pass_obj
+def sources_list(obj: Context) -> None:
+    """List sources: id, name, kind, state (ok, failing, paused, disabled, new), last success, failures, last error."""
+    _open_sources(obj)
+    from alliance_digest import sources
+    from alliance_digest.db.models import Source
+
+    rows = list(Source.objects.order_by("id"))
+    if not rows:
+        click.echo("no sources yet: `digest sources add URL` or `digest sources import-opml FILE`")
+        return
+    click.echo(f"{'id':>4}  {'name':<28}  {'kind':<5}  {'state':<8}  {'last success':<16}  fails  last error")
+    for s in rows:
+        error = s.paused_reason if s.paused_at else s.last_error
+        click.echo(f"{s.id:>4}  {s.name[:28]:<28}  {s.kind:<5}  {sources.state(s):<8}  "
+                   f"{_when(s.last_success_at):<16}  {s.consecutive_failures:>5}  {error[:100]}")
+
+
+@sources_group.command("add", short_help="Add a source (its URL must be safe to fetch).")
+@click.argument("url")
+@click.option("--name", default="", metavar="NAME", help="Outlet name (default: the URL's host).")
+@click.option("--kind", type=click.Choice(["feed", "page", "jsonl"]), default="feed", show_default=True)
+@click.option("--authority", type=float, default=0.5, show_default=True, help="0-1: how much a story gains from it.")
+@click.option("--category", default="", metavar="TEXT")
+@click.option("--site", default="", metavar="URL", help="The outlet's homepage (credits articles by host).")
+@click.option("--full-text", is_flag=True, help="Also fetch each new feed item's page for its full text.")
+@click.pass_obj
+def sources_add(obj: Context, url: str, name: str, kind: str, authority: float, category: str, site: str,
+                full_text: bool) -> None:
+    """Add URL as a source. Refused when it resolves to a private, loopback or
+    link-local address, unless fetch.allow_private_addresses is true in the
+    profile. A local path or file:// URL is accepted when it exists.
+    """
+    profile = _open_sources(obj)
+    from alliance_digest import sources
+
+    try:
+        source = sources.add(profile, url, name=name, kind=kind, authority=authority, full_text=full_text,
+                             category=category, site=site, origin="cli", allow_local=True)
+    except sources.SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"added source #{source.id} {source.name} ({source.url}); `digest sources check {source.id}` reads it now")
+
+
+@sources_group.command("remove", short_help="Remove a source (its stored articles are kept).")
+@click.argument("ref", metavar="URL|ID")
+@click.pass_obj
+def sources_remove(obj: Context, ref: str) -> None:
+    """Remove a source by URL or id. Articles already stored from it are kept."""
+    profile = _open_sources(obj)
+    from alliance_digest import sources
+
+    source = _find_source(ref)
+    try:
+        sources.remove(profile, source)
+    except sources.SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"removed source {source.name} ({source.url}); its stored articles are kept")
+
+
+@sources_group.command("check", short_help="Fetch sources now and say what each gave.")
+@click.argument("refs", nargs=-1, metavar="[URL|ID]...")
+@click.pass_obj
+def sources_check(obj: Context, refs: tuple[str, ...]) -> None:
+    """Fetch the given sources (default: every enabled, unpaused one) now and store what they hold.
+
+    Prints one line per source: new and duplicate articles, not modified,
+    or the error in plain words. Exits non-zero only when every source failed.
+    """
+    profile = _open_sources(obj)
+    from alliance_digest import source_check
+
+    chosen = [_find_source(r) for r in refs] if refs else None
+    report = source_check.run_check(profile, chosen, echo=click.echo)
+    if not report.outcomes:
+        click.echo("no sources to check (all disabled or paused?)")
+        return
+    click.echo(report.summary())
+    if report.all_failed:
+        sys.exit(1)
+
+
+@sources_group.command("pause", short_help="Stop reading a source.")
+@click.argument("ref", metavar="URL|ID")
+@click.pass_obj
+def sources_pause(obj: Context, ref: str) -> None:
+    """Pause a source: it is not read until resumed."""
+    _open_sources(obj)
+    from alliance_digest import sources
+
+    source = _find_source(ref)
+    sources.pause(source)
+    click.echo(f"paused {source.name} ({source.url})")
+
+
+@sources_group.command("resume", short_help="Read a paused source again.")
+@click.argument("ref", metavar="URL|ID")
+@click.pass_obj
+def sources_resume(obj: Context, ref: str) -> None:
+    """Resume a paused source: clears its failure count; it is read on the next check."""
+    _open_sources(obj)
+    from alliance_digest import sources
+
+    source = _find_source(ref)
+    sources.resume(source)
+    click.echo(f"resumed {source.name} ({source.url}); failure count cleared")
+
+
+@sources_group.command("import-opml", short_help="Add the feeds of an OPML file.")
+@click.argument("opml_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def sources_import_opml(obj: Context, opml_file: Path) -> None:
+    """Add every feed of an OPML file (as exported by feed readers). Duplicates,
+    unsafe URLs and bad outlines are reported, one line each, and skipped.
+    """
+    profile = _open_sources(obj)
+    from alliance_digest import sources
+
+    try:
+        report = sources.import_opml(profile, opml_file)
+    except sources.SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in report.problems:
+        _error(f"{opml_file} {problem}")
+    click.echo(report.summary())
+
+
+@sources_group.command("export-opml", short_help="Write the sources as OPML.")
+@click.argument("opml_file", metavar="[FILE|-]", default="-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.pass_obj
+def sources_export_opml(obj: Context, opml_file: str) -> None:
+    """Write every source as OPML 2.0 to FILE or standard output (the default, or -)."""
+    _open_sources(obj)
+    from alliance_digest import sources
+
+    if opml_file == "-":
+        sources.export_opml(click.get_binary_stream("stdout"))
+        return
+    try:
+        with open(opml_file, "wb") as out:
+            count = sources.export_opml(out)
+    except OSError as exc:
+        raise click.ClickException(f"{opml_file}: cannot be written: {exc.strerror or exc}") from None
+    click.echo(f"wrote {count} source(s) to {opml_file}")
+
+
+@cli.command("run")
+@click.option("--once", is_flag=True, help="One cycle, then exit (for cron).")
+@click.option("--interval", type=click.FloatRange(min=1), default=60, show_default=True,
+              help="Seconds between cycles (each checks only the sources that are due).")
+@click.option("--today", callback=_date, hidden=True, metavar="DATE", help="Pretend today is DATE (tests).")
+@click.pass_obj
+def run_command(obj: Context, once: bool, interval: float, today) -> None:
+    """Run continuously: read due sources, draft on the cadence day, email the editors.
+
+    Each source is read on its own adaptive schedule (busy feeds often,
+    quiet ones rarely, within fetch.min/max_interval_minutes). When a
+    window of the cadence ends and no issue covers it, the next issue is
+    drafted and [run] editors are emailed a link to it; they are also told
+    when a source is paused. Stops cleanly on SIGTERM or Ctrl-C (exit 0).
+    See docs/OPERATIONS.md for systemd and cron.
+    """
+    path, profile = obj.open()
+    from alliance_digest import runner
+    from alliance_digest.profile import PROFILE_NAME, load_profile
+
+    sys.exit(runner.run(profile, interval=interval, once=once, today=today,
+                        reload=lambda: load_profile(path / PROFILE_NAME)))
 
 
 @cli.group("eval")

@@ -66,7 +66,13 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print,
     from alliance_digest.render import render
 
     profile = load_profile(home / PROFILE_NAME)
-    report = services.ingest(services.profile_locations(profile), profile, on_problem=on_problem)
+    from alliance_digest import source_check, sources
+
+    sources.seed_from_profile(profile)
+    report = source_check.check_sources(profile)
+    for outcome in report.outcomes:
+        if outcome.failed and on_problem:
+            on_problem(f"{outcome.name}: {outcome.error}")
     echo(report.summary())
     start, end = sample_window()
     issue, comp = services.draft_issue(profile, Window(start, end))

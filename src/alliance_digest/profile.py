@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -91,6 +92,15 @@ class FetchSettings:
 
 
 @dataclass
+class RunSettings:
+    """``[run]``: what `digest run` does besides reading sources (drafting, telling editors)."""
+
+    editors: list[str] = field(default_factory=list)  # told when a draft is ready or a source is paused
+    editor_url: str = ""  # base URL of the editors' app (default: digest.site_url)
+    first_window_end: date | None = None  # sets the cadence's phase until the first issue exists
+
+
+@dataclass
 class Numbering:
     format: str = "Vol: {volume}.{number}"
     start_volume: int = 1
@@ -129,6 +139,7 @@ class Profile:
     sources: list[SourceConfig] = field(default_factory=list)
     email: EmailSettings = field(default_factory=EmailSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    run: RunSettings = field(default_factory=RunSettings)
     base_dir: Path = Path(".")
 
     @property
@@ -299,9 +310,26 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
     if fetch.min_interval_minutes > fetch.max_interval_minutes:
         raise ProfileError(f"{origin}: fetch.min_interval_minutes must not exceed fetch.max_interval_minutes")
 
+    run_t = section("run")
+    editors = run_t.get("editors", [])
+    if not isinstance(editors, list) or not all(isinstance(e, str) and "@" in e for e in editors):
+        raise ProfileError(f"{origin}: run.editors must be a list of email addresses, got {editors!r}")
+    first_end = run_t.get("first_window_end") or None
+    if first_end is not None and not isinstance(first_end, date):
+        try:
+            first_end = date.fromisoformat(str(first_end))
+        except ValueError:
+            raise ProfileError(f"{origin}: run.first_window_end must be a date (YYYY-MM-DD), got {first_end!r}") from None
+    unknown = set(run_t) - {"editors", "editor_url", "first_window_end"}
+    if unknown:
+        raise ProfileError(f"{origin}: [run] has unknown setting(s): {', '.join(sorted(unknown))}")
+    run = RunSettings(editors=[e.strip() for e in editors], editor_url=str(run_t.get("editor_url", "")).rstrip("/"),
+                      first_window_end=first_end)
+
     return Profile(
         email=email,
         fetch=fetch,
+        run=run,
         title=str(digest.get("title", "Digest")),
         short_title=str(digest.get("short_title", digest.get("title", "Digest"))),
         cadence_days=number(digest, "cadence_days", 14, int, 1, "digest."),

@@ -164,12 +164,13 @@ def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
     """
     report = IngestReport()
     scorer = make_scorer(profile)
-    user_agent = f"AllianceDigest/0.1 (+{profile.user_agent_contact})"
+    user_agent = profile.user_agent
+    policy = profile.fetch.policy(user_agent)
     emit = on_problem or (lambda p: None)
     for location, kind, name in locations:
         for item in expand(location):
             report.inputs += 1
-            result = read_input(item, kind=kind, source_name=name, user_agent=user_agent)
+            result = read_input(item, kind=kind, source_name=name, user_agent=user_agent, policy=policy)
             for problem in result.problems:
                 report.failed += 1
                 report.problems.append(problem)
@@ -213,6 +214,9 @@ def refresh_relevance(profile: Profile, window: Window) -> int:
 
 
 def load_views(profile: Profile, window: Window) -> list[ArticleView]:
+    from alliance_digest.sources import with_db_sources
+
+    profile = with_db_sources(profile)  # authority of sources editors added or changed
     rows = Article.objects.filter(window_articles(window)).order_by("published", "id").values_list(
         "id", "url", "title", "text", "summary", "source", "published", "relevance", "image_url", "image_alt")
     views = []

@@ -122,3 +122,11 @@ CSRF_COOKIE_SECURE = _SECURE_COOKIES
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Rate limits (sign-in, subscribe) must hold across processes (several gunicorn workers, `digest serve`
+# next to a CLI): the cache lives in the workspace's database, table created by migration 0006.
+CACHES = {"default": {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "digest_cache",
+    "OPTIONS": {"MAX_ENTRIES": 20000},
+}}

@@ -4,10 +4,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from alliance_digest.editor import urls as editor_urls
+from alliance_digest.editor import views as editor_views
 from alliance_digest.web import public
 from alliance_digest.web import views as web
 
 urlpatterns = [
+    # the admin signs in through the editors' sign-in page, so the same attempt limit applies
+    path("admin/login/", editor_views.login, name="admin-login"),
     path("admin/", admin.site.urls),
     # The public archive: published issues only, their frozen content.
     path("", public.archive, name="home"),

@@ -56,6 +56,8 @@ class Issue(models.Model):
     image_alt = models.TextField(blank=True, default="")
     image_credit = models.CharField(max_length=300, blank=True, default="")
     image_credit_url = models.CharField(max_length=2000, blank=True, default="")
+    image_chosen = models.BooleanField(default=False, help_text="An editor chose the lead image or its credit: "
+                                       "it no longer follows the top story")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     approved_at = models.DateTimeField(null=True, blank=True)
@@ -184,6 +186,7 @@ class IssueEdit(models.Model):
         FIELDS = "fields"  # issue date, number or intro edited
         RESTORE = "restore"  # an earlier version restored from the history
         SEND = "send"  # the email delivery started from the web
+        DRAFTED = "drafted"  # the machine's draft as it was before the first edit (a version to restore)
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="edits")
     story = models.ForeignKey(Story, on_delete=models.SET_NULL, null=True, blank=True, related_name="edits")

@@ -9,6 +9,13 @@ content is frozen (:class:`Frozen`).
 
 Positions: selected stories are numbered 1..n in reading order;
 candidates 1..m in rank order.
+
+Versions: every change to the content stores the issue's editable state
+after it in ``IssueEdit.snapshot`` (:func:`snapshot`): the stories in order
+with their text, articles, score and reasons, the issue's fields and its lead
+image. Before the first such change the state as drafted is kept as a
+``drafted`` version. :func:`restore` puts any version back as a new change,
+recreating stories a merge deleted from their article ids.
 """
 
 from __future__ import annotations
@@ -35,10 +42,18 @@ def check_draft(issue: Issue) -> None:
         raise Frozen(f"Issue {issue.key} is {issue.status}: its content is frozen and can no longer be edited.")
 
 
-def _locked_issue(issue: Issue) -> Issue:
-    """The issue re-read inside the transaction (row-locked where the database can), still a draft."""
+def _locked_issue(issue: Issue, baseline: bool = True) -> Issue:
+    """The issue re-read inside the transaction (row-locked where the database can), still a draft.
+
+    Before the first change that keeps versions, the state as it is now is
+    kept as the ``drafted`` version, so the machine's draft can be restored.
+    """
     fresh = Issue.objects.select_for_update().get(pk=issue.pk)
     check_draft(fresh)
+    if baseline and not fresh.edits.filter(snapshot__isnull=False).exists():
+        earlier = fresh.edits.exists()
+        IssueEdit.objects.create(issue=fresh, at=timezone.now(), action=IssueEdit.Action.DRAFTED,
+                                 detail={"earlier_edits": earlier}, snapshot=snapshot(fresh))
     return fresh
 
 
@@ -53,12 +68,18 @@ def _article_urls(story: Story) -> list[str]:
     return [link.article.canonical_url for link in story.storyarticle_set.select_related("article").order_by("position")]
 
 
+# changes to the content: each keeps the state after it as a version
+VERSIONED = {IssueEdit.Action.INCLUDE, IssueEdit.Action.DROP, IssueEdit.Action.MOVE, IssueEdit.Action.REORDER,
+             IssueEdit.Action.EDIT, IssueEdit.Action.MERGE, IssueEdit.Action.SPLIT, IssueEdit.Action.ADD,
+             IssueEdit.Action.IMAGE, IssueEdit.Action.FIELDS, IssueEdit.Action.RESTORE}
+
+
 def _record(issue: Issue, user, action: str, story: Story | None = None, **detail) -> IssueEdit:
     now = timezone.now()
     Issue.objects.filter(pk=issue.pk).update(updated_at=now)
     return IssueEdit.objects.create(issue=issue, story=story, user=user if user and user.pk else None,
                                     username=getattr(user, "username", "") or "", at=now, action=action,
-                                    detail=detail)
+                                    detail=detail, snapshot=snapshot(issue) if action in VERSIONED else None)
 
 
 def _decide(issue: Issue, user, story: Story, decision: str, before: int | None, after: int | None) -> None:
@@ -77,7 +98,10 @@ def _renumber(stories: list[Story]) -> None:
 
 
 def _follow_lead_image(issue: Issue) -> None:
-    """The lead image is the top story's (its best source first), as when drafting."""
+    """The lead image is the top story's (its best source first), as when drafting,
+    until an editor chooses one (``Issue.image_chosen``)."""
+    if Issue.objects.filter(pk=issue.pk, image_chosen=True).exists():
+        return
     for story in selected(issue):
         link = (story.storyarticle_set.select_related("article").exclude(article__image_url__isnull=True)
                 .exclude(article__image_url="").order_by("position").first())
@@ -206,7 +230,7 @@ def approve(profile, issue: Issue, user) -> Issue:
     from alliance_digest import delivery
 
     with transaction.atomic():
-        issue = _locked_issue(issue)
+        issue = _locked_issue(issue, baseline=False)
         try:
             delivery.approve(profile, issue, by=user.username)
         except delivery.DeliveryError as exc:
@@ -229,6 +253,323 @@ def publish(profile, issue: Issue, user) -> Issue:
             raise EditError(_sentence(str(exc))) from None
         _record(fresh, user, PUBLISH, None, permalink=publishing.permalink(profile, fresh))
     return fresh
+
+
+# ------------------------------------------------------------- versions ---
+
+SNAPSHOT_FORMAT = 1
+
+
+def snapshot(issue: Issue) -> dict:
+    """The issue's editable state, enough to rebuild it (stories a merge deleted included)."""
+    fresh = Issue.objects.get(pk=issue.pk)
+    stories = fresh.stories.prefetch_related("storyarticle_set").order_by("-selected", "position", "id")
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "fields": {"date": fresh.date.isoformat(), "volume": fresh.volume, "number": fresh.number,
+                   "intro": fresh.intro},
+        "image": {"url": fresh.image_url, "alt": fresh.image_alt, "credit": fresh.image_credit,
+                  "credit_url": fresh.image_credit_url, "chosen": fresh.image_chosen},
+        "stories": [{
+            "id": s.pk, "selected": s.selected, "position": s.position, "headline": s.headline,
+            "summary_markdown": s.summary_markdown, "score": s.score, "reasons": s.reasons or {},
+            "terms": s.terms or {},
+            "articles": [link.article_id for link in sorted(s.storyarticle_set.all(), key=lambda l: l.position)],
+        } for s in stories],
+    }
+
+
+def restore(issue: Issue, edit_id, user) -> IssueEdit:
+    """Put the state kept with an earlier change back, as a new change (so it can be undone in turn)."""
+    from datetime import date as _date
+
+    from alliance_digest.db.models import Article, StoryArticle
+
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        try:
+            version = IssueEdit.objects.get(pk=int(edit_id), issue=issue, snapshot__isnull=False)
+        except (IssueEdit.DoesNotExist, TypeError, ValueError):
+            raise EditError("That version is not in this issue's history (reload the page).") from None
+        state = version.snapshot
+        if state.get("format") != SNAPSHOT_FORMAT:
+            raise EditError("That version was kept in a format this program cannot read.")
+        fields, image = state["fields"], state["image"]
+        _check_number_free(issue, fields["volume"], fields["number"])
+        Issue.objects.filter(pk=issue.pk).update(
+            date=_date.fromisoformat(fields["date"]), volume=fields["volume"], number=fields["number"],
+            intro=fields["intro"], image_url=image["url"], image_alt=image["alt"], image_credit=image["credit"],
+            image_credit_url=image["credit_url"], image_chosen=image["chosen"])
+        existing = {s.pk: s for s in issue.stories.all()}
+        known_articles = set(Article.objects.filter(
+            pk__in={a for rec in state["stories"] for a in rec["articles"]}).values_list("pk", flat=True))
+        kept, recreated = set(), []
+        for rec in state["stories"]:
+            values = {k: rec[k] for k in ("selected", "position", "headline", "summary_markdown", "score",
+                                          "reasons", "terms")}
+            story = existing.get(rec["id"])
+            if story is None:  # deleted since (merged away, or restored out): back under its old id if free
+                pk = None if Story.objects.filter(pk=rec["id"]).exists() else rec["id"]
+                story = Story.objects.create(pk=pk, issue=issue, **values)
+                recreated.append(story.headline)
+            else:
+                for key, value in values.items():
+                    setattr(story, key, value)
+                story.save(update_fields=list(values))
+            kept.add(story.pk)
+            wanted = [a for a in rec["articles"] if a in known_articles]
+            have = list(story.storyarticle_set.order_by("position").values_list("article_id", flat=True))
+            if have != wanted:
+                story.storyarticle_set.all().delete()
+                StoryArticle.objects.bulk_create(
+                    [StoryArticle(story=story, article_id=a, position=k) for k, a in enumerate(wanted, start=1)])
+        removed = [s.headline for pk, s in existing.items() if pk not in kept]
+        issue.stories.exclude(pk__in=kept).delete()
+        issue = Issue.objects.get(pk=issue.pk)
+        _record(issue, user, IssueEdit.Action.RESTORE, None, version=version.pk,
+                version_at=version.at.isoformat(), version_by=version.username,
+                version_what=describe(version), recreated=recreated, removed=removed)
+    return version
+
+
+# -------------------------------------------------------- merge and split ---
+
+def merge(profile, issue: Issue, target_id, absorbed_id, user) -> tuple[Story, Story]:
+    """``absorbed``'s articles join ``target`` (after its own, without repeats); ``absorbed`` disappears.
+
+    The target keeps its headline, summary, place and terms; its score and
+    reasons are worked out again from the combined coverage.
+    """
+    from alliance_digest.db.models import StoryArticle
+    from alliance_digest.editor.drafting import rescore
+
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        target, absorbed = _story(issue, target_id), _story(issue, absorbed_id)
+        if target.pk == absorbed.pk:
+            raise EditError("Choose two different stories to merge.")
+        have = list(target.storyarticle_set.order_by("position").values_list("article_id", flat=True))
+        incoming = absorbed.storyarticle_set.order_by("position").values_list("article_id", flat=True)
+        added = [a for a in incoming if a not in have]
+        StoryArticle.objects.bulk_create([StoryArticle(story=target, article_id=a, position=len(have) + k)
+                                          for k, a in enumerate(added, start=1)])
+        gone = {"id": absorbed.pk, "headline": absorbed.headline, "selected": absorbed.selected}
+        absorbed.delete()
+        rescore(profile, issue, target)
+        _renumber(selected(issue))
+        _renumber(candidates(issue))
+        _follow_lead_image(issue)
+        _record(issue, user, IssueEdit.Action.MERGE, target, headline=target.headline, absorbed=gone,
+                articles_added=len(added))
+    return target, absorbed
+
+
+def split(profile, issue: Issue, story_id, article_ids: list, user) -> Story:
+    """The chosen articles leave the story for a new candidate story, drafted and scored like the machine's."""
+    from alliance_digest.db.models import StoryArticle
+    from alliance_digest.editor.drafting import draft_story, rescore
+
+    try:
+        chosen_ids = {int(a) for a in article_ids}
+    except (TypeError, ValueError):
+        raise EditError("The articles to split out could not be read (reload the page).") from None
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        story = _story(issue, story_id)
+        links = list(story.storyarticle_set.select_related("article").order_by("position"))
+        moving = [link for link in links if link.article_id in chosen_ids]
+        if not moving or len(moving) != len(chosen_ids):
+            raise EditError(f"Tick the articles of “{story.headline}” to split out.")
+        if len(moving) == len(links):
+            raise EditError(f"Leave at least one article in “{story.headline}”: a story cannot be split "
+                            "into itself (drop it instead).")
+        StoryArticle.objects.filter(pk__in=[link.pk for link in moving]).delete()
+        for position, link in enumerate((l for l in links if l not in moving), start=1):
+            if link.position != position:
+                link.position = position
+                link.save(update_fields=["position"])
+        draft = draft_story(profile, issue, [link.article for link in moving])
+        new = _place_candidate(issue, draft)
+        rescore(profile, issue, story)
+        _follow_lead_image(issue)
+        _record(issue, user, IssueEdit.Action.SPLIT, new, headline=new.headline,
+                source={"id": story.pk, "headline": story.headline}, articles=len(moving))
+    return new
+
+
+def _place_candidate(issue: Issue, draft) -> Story:
+    """A new candidate story from a drafted one, at the place its score gives it."""
+    from alliance_digest.db.models import StoryArticle
+
+    story = Story.objects.create(issue=issue, selected=False, position=0, headline=draft.headline,
+                                 summary_markdown=draft.summary_markdown, score=draft.score,
+                                 reasons=draft.reasons, terms=draft.terms_weights)
+    StoryArticle.objects.bulk_create([StoryArticle(story=story, article_id=a.id, position=k)
+                                      for k, a in enumerate(draft.articles, start=1)])
+    others = [s for s in candidates(issue) if s.pk != story.pk]
+    at = next((k for k, s in enumerate(others) if s.score < story.score), len(others))
+    _renumber(others[:at] + [story] + others[at:])
+    return story
+
+
+# ---------------------------------------------------------- added stories ---
+
+def add_from_urls(profile, issue: Issue, text: str, user) -> tuple[Story | None, list[str]]:
+    """A new selected story (last) from the articles at the pasted URLs; ``(story, one line per URL refused)``.
+
+    URLs are fetched before the issue is locked (they may be slow); each must
+    pass the profile's URL safety check. A URL that cannot be read is
+    reported and the others are still added.
+    """
+    from alliance_digest.editor.drafting import MAX_URLS, PasteError, draft_story, read_pasted, split_urls, \
+        stored_article
+    from alliance_digest.services import IngestReport, store_articles
+
+    check_draft(Issue.objects.get(pk=issue.pk))
+    urls = split_urls(text)
+    if not urls:
+        raise EditError("Paste at least one URL (one per line).")
+    if len(urls) > MAX_URLS:
+        raise EditError(f"Paste at most {MAX_URLS} URLs at a time ({len(urls)} given).")
+    records, errors = [], []
+    for url in urls:
+        try:
+            records.append(read_pasted(profile, url))
+        except PasteError as exc:
+            errors.append(str(exc))  # starts with the URL
+    if not records:
+        return None, errors
+    store_articles(records, profile, IngestReport())
+    articles = []
+    for record in records:
+        article = stored_article(record)
+        if article is not None and article not in articles:
+            articles.append(article)
+    draft = draft_story(profile, issue, articles)
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        story = _append_selected(issue, draft.headline, draft.summary_markdown, draft.score, draft.reasons,
+                                 draft.terms_weights, [a.pk for a in articles])
+        _record(issue, user, IssueEdit.Action.ADD, story, headline=story.headline,
+                urls=[a.url for a in articles], position=story.position, refused=errors)
+        _decide(issue, user, story, EditorDecision.Decision.INCLUDED, None, story.position)
+    return story, errors
+
+
+def write_story(issue: Issue, headline: str, summary_markdown: str, user) -> Story:
+    """A story an editor wrote (no articles), selected, last."""
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        story = _append_selected(issue, headline, summary_markdown, 0.0, {"written_by": user.username}, {}, [])
+        _record(issue, user, IssueEdit.Action.ADD, story, headline=headline, written=True,
+                position=story.position)
+    return story
+
+
+def _append_selected(issue: Issue, headline, summary, score, reasons, terms, article_ids) -> Story:
+    from alliance_digest.db.models import StoryArticle
+
+    story = Story.objects.create(issue=issue, selected=True, position=len(selected(issue)) + 1,
+                                 headline=headline, summary_markdown=summary, score=score, reasons=reasons,
+                                 terms=terms)
+    StoryArticle.objects.bulk_create([StoryArticle(story=story, article_id=a, position=k)
+                                      for k, a in enumerate(article_ids, start=1)])
+    _follow_lead_image(issue)
+    return story
+
+
+# ------------------------------------------------------------- lead image ---
+
+AUTOMATIC, NO_IMAGE = "auto", "none"
+
+
+def image_choices(issue: Issue) -> list:
+    """The articles (of the selected stories, then candidates) with an image, one per image URL."""
+    from alliance_digest.db.models import StoryArticle
+
+    links = (StoryArticle.objects.filter(story__issue=issue).exclude(article__image_url__isnull=True)
+             .exclude(article__image_url="").select_related("article", "story")
+             .order_by("-story__selected", "story__position", "position"))
+    seen, found = set(), []
+    for link in links:
+        if link.article.image_url not in seen:
+            seen.add(link.article.image_url)
+            found.append(link)
+    return found
+
+
+def choose_image(issue: Issue, choice: str, user) -> str:
+    """``auto`` (follow the top story again), ``none``, or an article id among :func:`image_choices`."""
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        before = issue.image_url
+        if choice == AUTOMATIC:
+            Issue.objects.filter(pk=issue.pk).update(image_chosen=False)
+            _follow_lead_image(issue)
+            detail = {"automatic": True}
+        elif choice == NO_IMAGE:
+            Issue.objects.filter(pk=issue.pk).update(image_chosen=True, image_url="", image_alt="",
+                                                     image_credit="", image_credit_url="")
+            detail = {"none": True}
+        else:
+            link = next((l for l in image_choices(issue) if str(l.article_id) == str(choice)), None)
+            if link is None:
+                raise EditError("That image is not among this issue's stories (reload the page).")
+            article = link.article
+            Issue.objects.filter(pk=issue.pk).update(
+                image_chosen=True, image_url=article.image_url, image_alt=article.image_alt or "",
+                image_credit=article.source, image_credit_url=article.url)
+            detail = {"url": article.image_url, "credit": article.source, "story_headline": link.story.headline}
+        after = Issue.objects.get(pk=issue.pk)
+        _record(after, user, IssueEdit.Action.IMAGE, None, before=before, after=after.image_url, **detail)
+    return after.image_url
+
+
+def edit_credit(issue: Issue, alt: str, credit: str, credit_url: str, user) -> bool:
+    """New alt text and credit of the lead image (it then stays as chosen); False when nothing changed."""
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        changes = {name: {"before": old, "after": new} for name, old, new in (
+            ("alt", issue.image_alt, alt), ("credit", issue.image_credit, credit),
+            ("credit_url", issue.image_credit_url, credit_url)) if old != new}
+        if not changes:
+            return False
+        if not issue.image_url:
+            raise EditError("There is no lead image to credit: choose one first.")
+        Issue.objects.filter(pk=issue.pk).update(image_alt=alt, image_credit=credit, image_credit_url=credit_url,
+                                                 image_chosen=True)
+        _record(issue, user, IssueEdit.Action.IMAGE, None, credit_edit=changes)
+    return True
+
+
+# ----------------------------------------------------------- issue fields ---
+
+def _check_number_free(issue: Issue, volume: int, number: int) -> None:
+    other = Issue.objects.filter(volume=volume, number=number).exclude(pk=issue.pk).first()
+    if other is not None:
+        raise EditError(f"Number {volume}.{number} is already taken by another issue ({other.status}, "
+                        f"dated {other.date:%Y-%m-%d}); choose another number.")
+
+
+def edit_fields(issue: Issue, date, volume: int, number: int, intro: str, user) -> Issue:
+    """Date, volume and number (unique), and the intro (Markdown). Returns the issue as saved."""
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        new = {"date": date, "volume": volume, "number": number, "intro": intro}
+        changes = {k: {"before": str(getattr(issue, k)), "after": str(v)}
+                   for k, v in new.items() if getattr(issue, k) != v}
+        if not changes:
+            return issue
+        if volume != issue.volume or number != issue.number:
+            _check_number_free(issue, volume, number)
+        Issue.objects.filter(pk=issue.pk).update(**new)
+        issue = Issue.objects.get(pk=issue.pk)
+        _record(issue, user, IssueEdit.Action.FIELDS, None, **changes)
+    return issue
+
+
+def record_send(issue: Issue, user, **detail) -> None:
+    _record(issue, user, IssueEdit.Action.SEND, None, **detail)
 
 
 def record_test_send(issue: Issue, user, addresses: list[str], error: str = "") -> None:
@@ -257,6 +598,34 @@ def describe(edit: IssueEdit) -> str:
         return f"approved with {len(d.get('stories', []))} stories"
     if edit.action == PUBLISH:
         return "published on the public archive"
+    if edit.action == IssueEdit.Action.MERGE:
+        return (f"merged “{d.get('absorbed', {}).get('headline', '')}” into “{d.get('headline', '')}” "
+                f"({d.get('articles_added', 0)} articles added)")
+    if edit.action == IssueEdit.Action.SPLIT:
+        return (f"split {d.get('articles')} article(s) out of “{d.get('source', {}).get('headline', '')}” "
+                f"into the new candidate “{d.get('headline', '')}”")
+    if edit.action == IssueEdit.Action.ADD:
+        how = "wrote" if d.get("written") else f"added from {len(d.get('urls', []))} URL(s)"
+        return f"{how} “{d.get('headline', '')}” (now #{d.get('position')})"
+    if edit.action == IssueEdit.Action.IMAGE:
+        if "credit_edit" in d:
+            return "edited the lead image's " + ", ".join(
+                f"{k.replace('_', ' ')} → “{v['after']}”" for k, v in d["credit_edit"].items())
+        if d.get("automatic"):
+            return "let the lead image follow the top story again"
+        if d.get("none"):
+            return "removed the lead image"
+        return f"chose the lead image of “{d.get('story_headline', '')}” (credit {d.get('credit', '')})"
+    if edit.action == IssueEdit.Action.FIELDS:
+        return "edited " + "; ".join(
+            f"{k} “{v['before']}” → “{v['after']}”" if k != "intro" else "the intro" for k, v in d.items())
+    if edit.action == IssueEdit.Action.RESTORE:
+        return f"restored the version of {d.get('version_at', '')[:19].replace('T', ' ')} ({d.get('version_what', '')})"
+    if edit.action == IssueEdit.Action.DRAFTED:
+        return ("the issue as it was before the next change (earlier edits kept no version)"
+                if d.get("earlier_edits") else "the machine's draft")
+    if edit.action == IssueEdit.Action.SEND:
+        return f"started the email delivery to {d.get('recipients', '?')} subscriber(s)"
     if edit.action == IssueEdit.Action.TEST_SEND:
         to = ", ".join(d.get("to", []))
         return f"test send to {to} failed: {d['error']}" if d.get("error") else f"test email sent to {to}"

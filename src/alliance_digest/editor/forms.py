@@ -15,3 +15,44 @@ class StoryForm(forms.Form):
 
 class TestSendForm(forms.Form):
     email = forms.EmailField(label="Send a test email to", max_length=320)
+
+
+class WriteStoryForm(StoryForm):
+    """A story written by an editor: headline and Markdown summary, no articles."""
+
+
+class PasteUrlsForm(forms.Form):
+    urls = forms.CharField(label="Article URLs (one per line)", max_length=20000,
+                           widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false",
+                                                        "placeholder": "https://…"}))
+
+
+class CreditForm(forms.Form):
+    image_alt = forms.CharField(label="Alt text (what the image shows)", required=False, max_length=1000,
+                                strip=True)
+    image_credit = forms.CharField(label="Credit", required=False, max_length=300, strip=True)
+    image_credit_url = forms.URLField(label="Credit link", required=False, max_length=2000,
+                                      assume_scheme="https")
+
+    def clean_image_credit_url(self):
+        url = self.cleaned_data["image_credit_url"]
+        if url and url.split(":", 1)[0].lower() not in ("http", "https"):
+            raise forms.ValidationError("use an http(s) link")
+        return url
+
+
+class IssueFieldsForm(forms.Form):
+    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    volume = forms.IntegerField(label="Volume", min_value=1, max_value=100000)
+    number = forms.IntegerField(label="Number", min_value=1, max_value=100000)
+    intro = forms.CharField(label="Intro (Markdown, optional)", required=False, max_length=5000, strip=True,
+                            widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_intro(self):
+        return self.cleaned_data["intro"].replace("\r\n", "\n")
+
+
+def form_problems(form: forms.Form) -> str:
+    """A form's errors as one line: ``Label: problem; ...``."""
+    return "; ".join(f"{(form.fields[name].label or name) if name in form.fields else 'Form'}: {' '.join(errs)}"
+                     for name, errs in form.errors.items())

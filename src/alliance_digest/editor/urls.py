@@ -18,7 +18,18 @@ urlpatterns = [
     path(ISSUE + "publish/", views.publish, name="editor-publish"),
     path(ISSUE + "send-test/", views.send_test, name="editor-send-test"),
     path(ISSUE + "preview/<str:kind>/", views.preview, name="editor-preview"),
+    path(ISSUE + "stories/<int:story_id>/split/", views.split, name="editor-split"),
+    path(ISSUE + "merge/", views.merge, name="editor-merge"),
+    path(ISSUE + "add/urls/", views.add_urls, name="editor-add-urls"),
+    path(ISSUE + "add/write/", views.write, name="editor-write"),
+    path(ISSUE + "image/", views.image, name="editor-image"),
+    path(ISSUE + "image/credit/", views.credit, name="editor-credit"),
+    path(ISSUE + "fields/", views.fields, name="editor-fields"),
+    path(ISSUE + "restore/", views.restore, name="editor-restore"),
+    path(ISSUE + "send/", views.send, name="editor-send"),
+    path(ISSUE + "send/progress/", views.send_progress, name="editor-send-progress"),
     path("markdown-preview/", views.markdown_preview, name="editor-markdown-preview"),
+    path("static/<str:name>", views.vendored, name="editor-vendored"),
 ]
 
 account_patterns = [

@@ -24,7 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from alliance_digest.db.models import Article, Issue
 from alliance_digest.editor import actions
-from alliance_digest.editor.forms import StoryForm, TestSendForm
+from alliance_digest.editor.forms import (CreditForm, IssueFieldsForm, PasteUrlsForm, StoryForm, TestSendForm,
+                                          WriteStoryForm, form_problems)
 
 PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
@@ -33,8 +34,10 @@ REASONS = (("relevance", "Relevance"), ("outlets", "Outlets"), ("authority", "Au
 
 
 def page_csp(nonce: str) -> str:
-    return (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self'; "
-            f"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    # img-src allows the sources' images: the lead-image picker shows them (no referrer is sent)
+    return (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+            f"img-src 'self' https: http:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            f"base-uri 'none'")
 
 
 def with_csp(view):
@@ -85,8 +88,38 @@ def _back(issue: Issue, anchor: str = "") -> HttpResponseRedirect:
 
 # ---------------------------------------------------------------- accounts ---
 
-login = with_csp(auth_views.LoginView.as_view(template_name="digest_editor/login.html",
-                                              redirect_authenticated_user=True))
+class RateLimitedLoginView(auth_views.LoginView):
+    """Django's sign-in, refusing an address and name after too many failures (:mod:`.ratelimit`)."""
+
+    template_name = "digest_editor/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        from alliance_digest.editor import ratelimit
+
+        if ratelimit.locked(request, request.POST.get("username", "")):
+            context = self.get_context_data(form=self.get_form_class()(request), locked=ratelimit.MESSAGE)
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        from alliance_digest.editor import ratelimit
+
+        ratelimit.succeeded(self.request, form.cleaned_data.get("username", ""))
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        from alliance_digest.editor import ratelimit
+
+        username = self.request.POST.get("username", "")
+        ratelimit.failed(self.request, username)
+        if ratelimit.locked(self.request, username):
+            return self.render_to_response(self.get_context_data(form=form, locked=ratelimit.MESSAGE),
+                                           status=429)
+        return super().form_invalid(form)
+
+
+login = with_csp(RateLimitedLoginView.as_view())
 logout = with_csp(require_POST(auth_views.LogoutView.as_view()))
 
 
@@ -113,12 +146,29 @@ def dashboard(request):
     recent = list(Issue.objects.order_by("-volume", "-number")[:12])
     for issue in recent:
         issue.label = profile.numbering.label(issue.volume, issue.number)
-    context = {"profile": profile, "draft": draft, "recent": recent}
+    context = {"profile": profile, "draft": draft, "recent": recent, "sources": source_health()}
     if draft is not None:
         context["draft_label"] = profile.numbering.label(draft.volume, draft.number)
         context["counts"] = _counts(draft, profile)
         context["last_edit"] = draft.edits.first()
     return render(request, "digest_editor/dashboard.html", context)
+
+
+def source_health() -> dict:
+    """The sources, paused and failing ones first (``sources.health_summary``), in plain words."""
+    from alliance_digest.sources import health_summary
+
+    words = {"ok": "ok", "new": "not read yet", "paused": "paused", "disabled": "switched off"}
+    rows = []
+    for row in health_summary():
+        state = row["state"]
+        failing = state in ("paused", "failing")
+        problem = (row["paused_reason"] or row["last_error"]) if state == "paused" else row["last_error"]
+        rows.append({"name": row["name"], "url": row["url"], "failing": failing,
+                     "state": words.get(state, f"failing ({row['consecutive_failures']} in a row)"),
+                     "last_success": row["last_success_at"], "last_attempt": row["last_attempt_at"],
+                     "problem": " ".join((problem or "").split())[:300]})
+    return {"rows": rows, "failing": sum(r["failing"] for r in rows), "total": len(rows)}
 
 
 # ------------------------------------------------------------ draft editor ---
@@ -147,13 +197,15 @@ def _story_view(story, editable: bool) -> dict:
     from alliance_digest.render import markdown_html, safe_url
 
     links = sorted(story.storyarticle_set.all(), key=lambda link: link.position)
+    editable_links = editable and len(links) > 1
     view = {
         "id": story.pk, "selected": story.selected, "position": story.position, "headline": story.headline,
         "summary_html": markdown_html(story.summary_markdown), "score": story.score,
         "reasons": _reasons(story),
-        "sources": [{"source": link.article.source, "title": link.article.title,
+        "sources": [{"source": link.article.source, "title": link.article.title, "article_id": link.article_id,
                      "href": safe_url(link.article.url), "published": link.article.published}
                     for link in links],
+        "splittable": editable_links,
     }
     if editable and story.selected:
         view["form"] = StoryForm(prefix=f"s{story.pk}", initial={
@@ -176,15 +228,58 @@ def issue_page(request, volume: int, number: int):
     for k, story in enumerate(selected):
         story["first"], story["last"] = k == 0, k == len(selected) - 1
     data = issue.frozen or issue_data(issue, profile)
-    history = [{"who": e.username or "?", "at": e.at, "what": actions.describe(e), "action": e.action}
-               for e in issue.edits.all()[:100]]
-    return render(request, "digest_editor/issue.html", {
+    context = {"issue_data": data}
+    context.update(_history(issue, editable))
+    if editable:
+        context.update(_edit_forms(issue, stories))
+    else:
+        from alliance_digest.editor import sending
+
+        context["send"] = {"progress": sending.progress(profile, issue), "recipients": sending.recipients(issue),
+                           "running": sending.running(issue)}
+    return render(request, "digest_editor/issue.html", {**context,
         "profile": profile, "issue": issue, "label": profile.numbering.label(issue.volume, issue.number),
-        "editable": editable, "selected": selected, "candidates": candidates, "history": history,
+        "editable": editable, "selected": selected, "candidates": candidates,
         "counts": _counts(issue, profile), "subject": subject_line(data, profile),
         "test_form": TestSendForm(initial={"email": request.user.email}),
         "permalink": _public_link(profile, issue),
     })
+
+
+HISTORY_SHOWN = 100
+
+
+def _history(issue: Issue, editable: bool) -> dict:
+    """The history's lines; those that kept a version can be restored (all but the current one)."""
+    edits = list(issue.edits.defer("snapshot").all()[:HISTORY_SHOWN])
+    versioned = set(issue.edits.filter(snapshot__isnull=False).values_list("pk", flat=True))
+    current = next((e.pk for e in edits if e.pk in versioned), None)
+    history = [{"id": e.pk, "who": e.username or ("digest" if e.action == "drafted" else "?"), "at": e.at,
+                "what": actions.describe(e), "action": e.action, "current": e.pk == current,
+                "restorable": editable and e.pk in versioned and e.pk != current} for e in edits]
+    return {"history": history}
+
+
+def _edit_forms(issue: Issue, stories) -> dict:
+    """What the draft editor's forms need: the stories to merge, the images to choose, the issue's fields."""
+    from alliance_digest.render import safe_url
+
+    images = []
+    for link in actions.image_choices(issue):
+        article = link.article
+        images.append({"article_id": article.pk, "src": safe_url(article.image_url), "alt": article.image_alt or "",
+                       "source": article.source, "story": link.story.headline, "selected": link.story.selected,
+                       "current": article.image_url == issue.image_url})
+    return {
+        "all_stories": [{"id": s.pk, "headline": s.headline, "selected": s.selected, "position": s.position}
+                        for s in sorted(stories, key=lambda s: (not s.selected, s.position, s.pk))],
+        "images": images, "image_current_src": safe_url(issue.image_url) if issue.image_url else "",
+        "credit_form": CreditForm(initial={"image_alt": issue.image_alt, "image_credit": issue.image_credit,
+                                           "image_credit_url": issue.image_credit_url}),
+        "fields_form": IssueFieldsForm(initial={"date": issue.date, "volume": issue.volume,
+                                                "number": issue.number, "intro": issue.intro}),
+        "paste_form": PasteUrlsForm(), "write_form": WriteStoryForm(prefix="new"),
+    }
 
 
 def _public_link(profile, issue: Issue) -> str:
@@ -309,6 +404,149 @@ def send_test(request, volume: int, number: int):
 
 @require_POST
 @editor_required
+def merge(request, volume: int, number: int):
+    def do(issue):
+        target, absorbed = actions.merge(_profile(), issue, request.POST.get("target"),
+                                         request.POST.get("absorbed"), request.user)
+        return f"Merged “{absorbed.headline}” into “{target.headline}”."
+    return _act(request, volume, number, do, anchor=f"story-{request.POST.get('target', '')}")
+
+
+@require_POST
+@editor_required
+def split(request, volume: int, number: int, story_id: int):
+    def do(issue):
+        new = actions.split(_profile(), issue, story_id, request.POST.getlist("articles"), request.user)
+        return f"Split into the new candidate “{new.headline}” (candidate {new.position})."
+    return _act(request, volume, number, do, anchor=f"story-{story_id}")
+
+
+@require_POST
+@editor_required
+def add_urls(request, volume: int, number: int):
+    form = PasteUrlsForm(request.POST)
+    issue = _issue(volume, number)
+    try:
+        if not form.is_valid():
+            actions.check_draft(issue)
+            raise actions.EditError(f"Not added: {form_problems(form)}")
+        story, refused = actions.add_from_urls(_profile(), issue, form.cleaned_data["urls"], request.user)
+    except actions.EditError as exc:
+        messages.error(request, str(exc))
+        return _back(issue, "add")
+    for line in refused:
+        messages.error(request, line)
+    if story is None:
+        messages.error(request, "No story added: none of the URLs could be read.")
+        return _back(issue, "add")
+    messages.success(request, f"Added “{story.headline}” as story {story.position}.")
+    return _back(issue, f"story-{story.pk}")
+
+
+@require_POST
+@editor_required
+def write(request, volume: int, number: int):
+    form = WriteStoryForm(request.POST, prefix="new")
+
+    def do(issue):
+        actions.check_draft(issue)
+        if not form.is_valid():
+            raise actions.EditError(f"Not added: {form_problems(form)}")
+        story = actions.write_story(issue, form.cleaned_data["headline"], form.cleaned_data["summary_markdown"],
+                                    request.user)
+        return f"Added “{story.headline}” as story {story.position}."
+    return _act(request, volume, number, do, anchor="add")
+
+
+@require_POST
+@editor_required
+def image(request, volume: int, number: int):
+    def do(issue):
+        url = actions.choose_image(issue, request.POST.get("image", ""), request.user)
+        if request.POST.get("image") == actions.AUTOMATIC:
+            return "The lead image follows the top story again."
+        return "Lead image chosen." if url else "The issue has no lead image now."
+    return _act(request, volume, number, do, anchor="image")
+
+
+@require_POST
+@editor_required
+def credit(request, volume: int, number: int):
+    form = CreditForm(request.POST)
+
+    def do(issue):
+        actions.check_draft(issue)
+        if not form.is_valid():
+            raise actions.EditError(f"Not saved: {form_problems(form)}")
+        data = form.cleaned_data
+        changed = actions.edit_credit(issue, data["image_alt"], data["image_credit"], data["image_credit_url"],
+                                      request.user)
+        return "Image credit saved." if changed else "Nothing changed."
+    return _act(request, volume, number, do, anchor="image")
+
+
+@require_POST
+@editor_required
+def fields(request, volume: int, number: int):
+    form = IssueFieldsForm(request.POST)
+    issue = _issue(volume, number)
+    try:
+        actions.check_draft(issue)
+        if not form.is_valid():
+            raise actions.EditError(f"Not saved: {form_problems(form)}")
+        data = form.cleaned_data
+        issue = actions.edit_fields(issue, data["date"], data["volume"], data["number"], data["intro"],
+                                    request.user)
+    except actions.EditError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Issue details saved.")
+    return _back(issue, "fields")  # the issue's address follows its (possibly new) number
+
+
+@require_POST
+@editor_required
+def restore(request, volume: int, number: int):
+    issue = _issue(volume, number)
+    try:
+        version = actions.restore(issue, request.POST.get("version"), request.user)
+    except actions.EditError as exc:
+        messages.error(request, str(exc))
+    else:
+        issue = Issue.objects.get(pk=issue.pk)
+        messages.success(request, f"Restored the version of {version.at:%Y-%m-%d %H:%M:%S} UTC "
+                                  "(this too can be undone from the history).")
+    return _back(issue, "history")
+
+
+@require_POST
+@editor_required
+def send(request, volume: int, number: int):
+    """Start the email delivery of an approved issue in the background (``digest send``)."""
+    from alliance_digest.editor import sending
+
+    def do(issue):
+        if request.POST.get("confirm") != "yes":
+            raise actions.EditError("Not sent: tick the box to confirm the send.")
+        count = sending.start(_profile(), issue, request.user)
+        return f"Sending issue {issue.key} to {count} subscriber(s); progress below."
+    return _act(request, volume, number, do, anchor="send")
+
+
+@require_GET
+@editor_required
+def send_progress(request, volume: int, number: int):
+    """The send's progress panel (an HTML fragment; htmx polls it while the send runs)."""
+    from alliance_digest.editor import sending
+
+    issue = _issue(volume, number)
+    profile = _profile()
+    return render(request, "digest_editor/_send_progress.html", {
+        "issue": issue, "progress": sending.progress(profile, issue)})
+
+
+@require_POST
+@editor_required
 def markdown_preview(request):
     """Sanitised HTML of the posted ``markdown``: exactly what the issue will show."""
     from alliance_digest.render import markdown_html
@@ -350,4 +588,24 @@ def preview(request, volume: int, number: int, kind: str):
     content_type, body = preview_parts(issue, _profile(), kind)
     response = HttpResponse(body, content_type=content_type)
     response["Content-Security-Policy"] = PREVIEW_CSP
+    return response
+
+
+# ---------------------------------------------------------------- vendored ---
+
+VENDORED = {"htmx-2.0.11.min.js": "text/javascript; charset=utf-8"}
+
+
+@require_GET
+def vendored(request, name: str):
+    """The editor's vendored scripts (see static/digest_editor/VENDORED.md), cacheable for a year:
+    the version is in the name. Served here so that no static-files setup is needed."""
+    from pathlib import Path
+
+    if name not in VENDORED:
+        raise Http404("no such file")
+    body = (Path(__file__).parent / "static" / "digest_editor" / name).read_bytes()
+    response = HttpResponse(body, content_type=VENDORED[name])
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from alliance_digest.pipeline import ranking, summarise
-from alliance_digest.pipeline.grouping import GroupInput, group, term_similarity
+from alliance_digest.pipeline.grouping import GroupInput, group, storylines, term_similarity
 from alliance_digest.pipeline.records import StoryArticle, StoryDraft
 
 MAX_CANDIDATES = 60  # relevant stories kept on a draft beyond the selected ones
@@ -17,6 +17,8 @@ POOL_SHARE = 0.5  # articles below this share of the relevance bar never enter a
 SAME_EVENT = 0.15  # centroid cosine at which a lower-ranked relevant story joins a higher one...
 SAME_EVENT_DAYS = 5  # ...when their reports are at most this many days apart
 SAME_EVENT_CLEARLY = 0.3  # or at this cosine whatever the dates
+SAME_CYCLE = 0.08  # or at this cosine when reported in the same news cycle...
+SAME_CYCLE_DAYS = 1.0  # ...reports at most a day apart
 
 
 @dataclass
@@ -63,35 +65,60 @@ def _inputs(articles: list[StoryArticle]) -> list[GroupInput]:
 def build_stories(articles: list[StoryArticle], threshold: float,
                   background: list[StoryArticle] = ()) -> list[StoryDraft]:
     """Group articles into stories; each story's articles best source first."""
-    grouping = group(_inputs(articles), threshold, _inputs(list(background)))
+    return _build(articles, threshold, background, with_storylines=False)[0]
+
+
+def build_storylines(articles: list[StoryArticle], threshold: float,
+                     background: list[StoryArticle] = ()) -> tuple[list[StoryDraft], list[int]]:
+    """Event stories (level 1) and, for each, the number of its storyline (level 2)."""
+    return _build(articles, threshold, background, with_storylines=True)
+
+
+def _build(articles: list[StoryArticle], threshold: float, background: list[StoryArticle],
+           with_storylines: bool) -> tuple[list[StoryDraft], list[int]]:
+    inputs = _inputs(articles)
+    grouping = group(inputs, threshold, _inputs(list(background)))
     stories = []
     for members in grouping.clusters:
         items = sorted((articles[i] for i in members),
                        key=lambda a: (-a.authority, -a.relevance, a.published or datetime.max.replace(tzinfo=timezone.utc), a.id))
         stories.append(StoryDraft(articles=items, terms_weights=grouping.terms(members)))
-    return stories
+    line_of = list(range(len(stories)))
+    if with_storylines:
+        for line, ks in enumerate(storylines(inputs, grouping.clusters)):
+            for k in ks:
+                line_of[k] = line
+    return stories, line_of
 
 
-def _merge_same_events(ranked: list[StoryDraft]) -> list[StoryDraft]:
+def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None = None) -> list[StoryDraft]:
     """Fold a lower-ranked story into a higher one about the same event.
 
     Average linkage keeps borderline coverage apart; two such stories in one
     issue would tell the same news twice, so their coverage is combined.
-    Stories are the same event when their terms are clearly alike, or
-    somewhat alike and reported within a few days of each other.
+    Stories are the same event when they belong to one storyline
+    (``line_of``: article id -> storyline), when their terms are clearly
+    alike, somewhat alike and reported within a few days of each other, or
+    faintly alike in the same news cycle: two stories of a two-country digest
+    reported within a day that share any specific words are, in practice, one
+    development (a tariff letter and the allies' appeal against it).
     """
     def span(story: StoryDraft) -> tuple[float, float] | None:
         stamps = [a.published.timestamp() for a in story.articles if a.published]
         return (min(stamps), max(stamps)) if stamps else None
 
     def same_event(a: StoryDraft, b: StoryDraft) -> bool:
+        if line_of is not None and line_of.get(a.articles[0].id, -1) == line_of.get(b.articles[0].id, -2):
+            return True
         similarity = term_similarity(a.terms_weights, b.terms_weights)
         if similarity >= SAME_EVENT_CLEARLY:
             return True
-        if similarity < SAME_EVENT:
+        if similarity < SAME_CYCLE:
             return False
         sa, sb = span(a), span(b)
         gap = max(0.0, max(sa[0], sb[0]) - min(sa[1], sb[1])) if sa and sb else 0.0
+        if similarity < SAME_EVENT:
+            return gap <= SAME_CYCLE_DAYS * 86400
         return gap <= SAME_EVENT_DAYS * 86400
 
     # the relation is made transitive, so the result does not hang on rank order
@@ -123,21 +150,23 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
             previous: list[dict[str, float]] | None = None, keep_all: bool = False) -> Composition:
     """Group, rank, select the top ``wanted`` relevant stories and draft their text.
 
-    Every article in the window is grouped (so look-alike events are told
-    apart with all their coverage); a digest story then keeps only its
+    Every article in the window is grouped into events and storylines (so
+    look-alike events are told apart with all their coverage); the relevant
+    events of one storyline become one digest story, which keeps only its
     articles near or above the relevance bar, so its sources are about the
     topic (a US-Japan story does not cite the general trade coverage it sits
     among). ``keep_all`` also returns every story of the window.
     """
     floor = POOL_SHARE * relevance_threshold
-    everything = build_stories(articles, grouping_threshold)
-    stories = []
-    for story in everything:
+    everything, lines = build_storylines(articles, grouping_threshold)
+    stories, line_of = [], {}
+    for story, line in zip(everything, lines):
         kept = [a for a in story.articles if a.relevance >= floor]
         if kept:
             stories.append(StoryDraft(articles=kept, terms_weights=story.terms_weights))
+            line_of[kept[0].id] = line  # stories never share an article
     ranked = ranking.rank(stories, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
-    relevant = _merge_same_events([s for s in ranked if s.relevant])
+    relevant = _merge_same_events([s for s in ranked if s.relevant], line_of)
     for story in relevant:  # merged stories: rescore with their combined coverage
         ranking.score_story(story, weights, window.start_dt, window.end_dt, previous or [])
     relevant.sort(key=lambda s: (-s.score, s.articles[0].id))

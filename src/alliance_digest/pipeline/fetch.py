@@ -1,8 +1,11 @@
-"""Read an input's bytes from a local path, a ``file://`` URL or ``http(s)://``.
+"""Read one input's bytes from a local path, a ``file://`` URL or ``http(s)://``.
 
 Local files and URLs behave the same to the rest of the pipeline: each gives
-bytes, a content type when known, and the final location. (The polite,
-concurrent fetcher with validators and back-off is its own later stage.)
+bytes, a content type when known, and the final location. With a
+``FetchPolicy`` (what the application passes: the profile's ``[fetch]``
+settings) an http(s) URL is read through the polite fetcher
+(:mod:`alliance_digest.pipeline.fetcher`: URL safety, limits, robots.txt);
+without one, through a plain bounded httpx request (library use, tests).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def local_path(value: str) -> Path | None:
     return Path(value).expanduser()
 
 
-def fetch(location: str, user_agent: str = "AllianceDigest/0.1") -> Fetched:
+def fetch(location: str, user_agent: str = "AllianceDigest/0.1", policy=None, kind: str = "auto") -> Fetched:
     path = local_path(location)
     if path is not None:
         if not path.exists():
@@ -56,6 +59,8 @@ def fetch(location: str, user_agent: str = "AllianceDigest/0.1") -> Fetched:
             return Fetched(str(path), path.read_bytes(), is_local=True)
         except OSError as exc:
             raise FetchError(f"cannot read file: {exc.strerror or exc}") from None
+    if policy is not None:
+        return _fetch_politely(location, policy, kind)
     try:
         with httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=5,
                           headers={"User-Agent": user_agent}) as client:
@@ -77,3 +82,13 @@ def fetch(location: str, user_agent: str = "AllianceDigest/0.1") -> Fetched:
         raise FetchError(f"invalid URL: {exc}") from None
     except httpx.HTTPError as exc:
         raise FetchError(f"unreachable: {exc.__class__.__name__}: {exc}") from None
+
+
+def _fetch_politely(location: str, policy, kind: str) -> Fetched:
+    from alliance_digest.pipeline.fetcher import FetchRequest, fetch_all
+
+    request = FetchRequest(location, kind="page" if kind == "page" else "feed")
+    [result] = fetch_all([request], policy)
+    if not result.ok or result.not_modified:
+        raise FetchError(result.error or f"HTTP {result.status}")
+    return Fetched(result.url, result.content, result.content_type)

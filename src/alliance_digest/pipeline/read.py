@@ -43,10 +43,10 @@ def detect_kind(location: str, content: bytes, content_type: str = "") -> str | 
 
 
 def read_input(location: str, kind: str = "auto", source_name: str | None = None,
-               user_agent: str = "AllianceDigest/0.1") -> ReadResult:
+               user_agent: str = "AllianceDigest/0.1", policy=None) -> ReadResult:
     """Read one input; never raises for bad input, reports it instead."""
     try:
-        fetched = fetch(location, user_agent=user_agent)
+        fetched = fetch(location, user_agent=user_agent, policy=policy, kind=kind)
     except FetchError as exc:
         return ReadResult(fatal=Problem(location, str(exc)))
     if not fetched.content.strip():

@@ -1,0 +1,123 @@
+"""Stories editors make by hand: from pasted URLs, from articles split out of a story, or rescored after a merge.
+
+The text is drafted and the score explained exactly as for the machine's
+draft (:mod:`alliance_digest.pipeline.summarise`, :mod:`~alliance_digest.pipeline.ranking`),
+so a hand-made story reads and ranks like the others.
+
+Pasted URLs are read by the polite fetcher (:mod:`alliance_digest.pipeline.fetcher`),
+which checks every hop of a redirect chain with
+:func:`~alliance_digest.pipeline.netsafety.check_url` (an editor's URL must
+not make the server read its own network); the page is then extracted by the
+same reader as ``digest ingest`` (``parse_page``).
+"""
+
+from __future__ import annotations
+
+from alliance_digest.db.models import Article, Issue, Story
+from alliance_digest.pipeline import ranking, summarise
+from alliance_digest.pipeline.compose import Window
+from alliance_digest.pipeline.records import ArticleRecord, StoryArticle as ArticleView, StoryDraft
+
+MAX_URLS = 10  # per paste: each is fetched while the editor waits
+
+
+class PasteError(Exception):
+    """One pasted URL that could not be read (the message names it)."""
+
+
+def article_views(profile, articles: list[Article]) -> list[ArticleView]:
+    return [ArticleView(id=a.pk, url=a.url, title=a.title, text=a.text, summary=a.summary, source=a.source,
+                        published=a.published, relevance=a.relevance, authority=profile.authority_for(a.source, a.url),
+                        image=a.image_url, image_alt=a.image_alt) for a in articles]
+
+
+def _terms(profile, views: list[ArticleView]) -> dict[str, float]:
+    """The story's strongest terms (kept for novelty checks in later issues)."""
+    from alliance_digest.pipeline.grouping import GroupInput, group
+
+    inputs = [GroupInput(v.title, v.text or v.summary, v.published) for v in views]
+    try:
+        return group(inputs, profile.grouping_threshold).terms(list(range(len(inputs))))
+    except ValueError:  # nothing but stop words: no terms to keep
+        return {}
+
+
+def _score(profile, issue: Issue, story: StoryDraft) -> None:
+    from alliance_digest.services import previous_terms
+
+    window = Window(issue.window_start, issue.window_end)
+    ranking.score_story(story, profile.ranking, window.start_dt, window.end_dt, previous_terms(exclude=issue))
+
+
+def draft_story(profile, issue: Issue, articles: list[Article]) -> StoryDraft:
+    """Headline, summary, score, reasons and terms of a new story made of ``articles`` (in that order)."""
+    story = StoryDraft(articles=article_views(profile, articles))
+    story.terms_weights = _terms(profile, story.articles)
+    _score(profile, issue, story)
+    summarise.draft(story)
+    return story
+
+
+def rescore(profile, issue: Issue, story: Story) -> None:
+    """New score and reasons for a stored story whose articles changed (its text and terms stay)."""
+    articles = [link.article for link in story.storyarticle_set.select_related("article").order_by("position")]
+    if not articles:
+        return
+    draft = StoryDraft(articles=article_views(profile, articles), terms_weights=story.terms or {})
+    _score(profile, issue, draft)
+    story.score, story.reasons = draft.score, draft.reasons
+    story.save(update_fields=["score", "reasons"])
+
+
+# ------------------------------------------------------------ pasted URLs ---
+
+def fetch_page(profile, url: str) -> tuple[str, bytes, str]:
+    """(final URL, body, content type) of ``url``, read by the polite fetcher.
+
+    The fetcher checks the URL and every redirect hop against private,
+    loopback and link-local addresses (unless the profile allows them) and
+    enforces the profile's timeouts, size limits and robots.txt.
+    """
+    from alliance_digest.pipeline.fetcher import FetchRequest, fetch_all
+    from alliance_digest.pipeline.netsafety import UnsafeURL, check_url
+
+    try:  # a clear message before any network work (resolution included)
+        check_url(url, allow_private=profile.fetch.allow_private_addresses)
+    except UnsafeURL as exc:
+        raise PasteError(f"{url}: refused: {exc}") from None
+    [result] = fetch_all([FetchRequest(url, kind="page")], profile.fetch.policy(profile.user_agent))
+    if not result.ok:
+        verb = "refused" if result.error_code == "unsafe_address" else "could not be fetched"
+        raise PasteError(f"{url}: {verb}: {result.error}")
+    return result.url, result.content, result.content_type
+
+
+def read_pasted(profile, url: str) -> ArticleRecord:
+    """The article at a pasted URL, extracted as ``digest ingest`` would (PasteError when it cannot be)."""
+    from alliance_digest.pipeline.extract import looks_like_html, parse_page
+
+    final, content, content_type = fetch_page(profile, url)
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if (kind and "html" not in kind) or not looks_like_html(content):
+        raise PasteError(f"{url}: not an HTML page ({kind or 'unknown content'})")
+    result = parse_page(content, url, url=final)
+    if result.fatal or not result.articles:
+        reason = result.fatal.message if result.fatal else "no article found in the page"
+        raise PasteError(f"{url}: {reason}")
+    return result.articles[0]
+
+
+def split_urls(text: str) -> list[str]:
+    """The distinct URLs of a paste (one per line or separated by spaces), in order."""
+    seen: dict[str, None] = {}
+    for part in (text or "").split():
+        part = part.strip().strip("<>,;\"'")
+        if part:
+            seen.setdefault(part, None)
+    return list(seen)
+
+
+def stored_article(record: ArticleRecord) -> Article | None:
+    """The stored article for a record just handed to ``store_articles`` (new, or the copy it duplicates)."""
+    return (Article.objects.filter(canonical_url=record.canonical_url).first()
+            or Article.objects.filter(content_hash=record.content_hash).order_by("id").first())

@@ -1,0 +1,196 @@
+"""`digest run`: read sources on their schedule, draft on the cadence day, tell the editors.
+
+One cycle: seed the registry from the profile, check the sources that are
+due (adaptive schedule, see :mod:`alliance_digest.source_check`), email the
+editors about sources this check paused, then draft the next issue when its
+window has ended and no issue covers it yet, and email the editors that a
+draft is ready. Between cycles it sleeps on an event, so SIGTERM/SIGINT
+wake it at once; a signal during a cycle lets the current step finish
+(every database write is its own transaction) and skips the rest.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from alliance_digest.profile import Profile
+
+
+def log(message: str) -> None:
+    """One time-stamped line on stderr (journald and cron mail keep it)."""
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{stamp} {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class CycleReport:
+    checked: int = 0
+    new: int = 0
+    failed: int = 0
+    drafted: str = ""  # issue key
+    emailed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------ cadence ---
+
+def window_due(profile: Profile, today: date):
+    """The window to draft today, or None.
+
+    Windows end every ``cadence_days``: counted from the latest issue's
+    window end, else from ``[run] first_window_end``, else today. The due
+    window is the latest one ending today or earlier; it is drafted unless
+    an issue already ends on or after that day.
+    """
+    from alliance_digest.db.models import Issue
+    from alliance_digest.pipeline.compose import Window
+
+    cadence = profile.cadence_days
+    last = Issue.objects.order_by("-window_end").first()
+    anchor = last.window_end if last else (profile.run.first_window_end or today)
+    if anchor > today:
+        return None
+    end = anchor + timedelta(days=((today - anchor).days // cadence) * cadence)
+    if last is not None and last.window_end >= end:
+        return None
+    return Window.ending(end, cadence)
+
+
+def draft_if_due(profile: Profile, today: date, report: CycleReport) -> None:
+    from alliance_digest import services
+
+    window = window_due(profile, today)
+    if window is None:
+        return
+    try:
+        issue, comp = services.draft_issue(profile, window)
+    except services.ServiceError as exc:
+        report.errors.append(str(exc))
+        log(f"draft: {exc}")
+        return
+    report.drafted = issue.key
+    log(f"drafted issue {issue.key} for {window.start}..{window.end}: {len(comp.selected)} stories, "
+        f"{len(comp.candidates)} candidates")
+    headlines = [s.headline for s in comp.selected]
+    notice = comp.notice() if comp.thin else ""
+    _tell_editors(profile, report,
+                  subject=f"Draft ready: {profile.title} {profile.numbering.label(issue.volume, issue.number)}",
+                  body=_draft_body(profile, issue, window, headlines, notice))
+
+
+def editor_link(profile: Profile, issue) -> str:
+    base = (profile.run.editor_url or profile.site_url or "").rstrip("/")
+    return f"{base}/editor/issues/{issue.volume}-{issue.number}/"
+
+
+def _draft_body(profile: Profile, issue, window, headlines: list[str], notice: str) -> str:
+    lines = [f"The draft of {profile.title} {profile.numbering.label(issue.volume, issue.number)} "
+             f"({window.start} to {window.end}) is ready for review:", "", editor_link(profile, issue), ""]
+    if headlines:
+        lines.append("Stories:")
+        lines += [f"  {k}. {h}" for k, h in enumerate(headlines, start=1)]
+    else:
+        lines.append("It holds no stories yet.")
+    if notice:
+        lines += ["", notice]
+    lines += ["", "-- digest run"]
+    return "\n".join(lines) + "\n"
+
+
+def _tell_editors(profile: Profile, report: CycleReport, subject: str, body: str) -> None:
+    """Email ``[run] editors``; a mail failure is logged, never fatal (the draft stays)."""
+    editors = profile.run.editors
+    if not editors:
+        return
+    from django.core.mail import EmailMessage
+
+    from alliance_digest.mailer import email_connection
+
+    try:
+        connection = email_connection(profile)
+        EmailMessage(subject=subject, body=body, from_email=profile.email.from_address, to=list(editors),
+                     connection=connection).send()
+    except Exception as exc:  # SMTP, provider or backend errors: say so and go on
+        message = f"could not email the editors ({subject}): {exc.__class__.__name__}: {exc}"
+        report.errors.append(message)
+        log(message)
+        return
+    report.emailed.append(subject)
+    log(f"emailed {', '.join(editors)}: {subject}")
+
+
+# --------------------------------------------------------------- cycle ---
+
+def cycle(profile: Profile, today: date | None = None, stop: threading.Event | None = None) -> CycleReport:
+    """One pass: seed, check due sources, report pauses, draft when due."""
+    from alliance_digest import source_check, sources
+
+    report = CycleReport()
+    added = sources.seed_from_profile(profile)
+    if added:
+        log(f"added {len(added)} source(s) from digest.toml")
+    check = source_check.check_sources(profile, due_only=True, stop=stop)
+    report.checked, report.new, report.failed = len(check.outcomes), check.new, len(check.failed)
+    for outcome in check.failed:
+        log(f"source {outcome.line()}")
+    if check.outcomes:
+        log(check.summary())
+    if check.paused:
+        body = "These sources were paused and are no longer read:\n\n" + "\n".join(
+            f"  - {o.name} <{o.url}>: {o.error}" for o in check.paused) + (
+            "\n\nResume one with `digest sources resume URL` once it works again.\n")
+        _tell_editors(profile, report, subject=f"{profile.title}: {len(check.paused)} source(s) paused", body=body)
+    if stop is not None and stop.is_set():
+        return report
+    draft_if_due(profile, today or date.today(), report)
+    return report
+
+
+def run(profile: Profile, interval: float = 60.0, once: bool = False, today: date | None = None,
+        stop: threading.Event | None = None, reload: Callable[[], Profile] | None = None) -> int:
+    """Loop until SIGTERM/SIGINT (or one cycle with ``once``); return the exit status.
+
+    ``reload`` re-reads the profile before each cycle, so edits to
+    digest.toml apply without a restart (a broken edit keeps the last good one).
+    """
+    stop = stop or threading.Event()
+    previous = {}
+
+    def on_signal(signum, frame):
+        log(f"received {signal.Signals(signum).name}; stopping after the current step")
+        stop.set()
+        # a second signal ends the process the default way
+        signal.signal(signum, previous.get(signum, signal.SIG_DFL))
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, on_signal)
+    log(f"running (pid {__import__('os').getpid()}, every {interval:g} s)" if not once else "running one cycle")
+    try:
+        while not stop.is_set():
+            if reload is not None:
+                try:
+                    profile = reload()
+                except Exception as exc:  # keep the last good profile
+                    log(f"profile not reloaded: {exc}")
+            begin = time.monotonic()
+            try:
+                cycle(profile, today=today, stop=stop)
+            except Exception as exc:  # one bad cycle (a database hiccup) must not end the service
+                log(f"cycle failed: {exc.__class__.__name__}: {exc}")
+                if once:
+                    return 1
+            if once:
+                break
+            stop.wait(max(0.0, interval - (time.monotonic() - begin)))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    log("stopped")
+    return 0

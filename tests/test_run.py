@@ -1,0 +1,180 @@
+"""`digest run`: one cycle reads sources, drafts on the cadence day, emails the editors; SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from faulty_server import FaultyServer
+from smtp_sink import SmtpSink
+from test_sources import configure as configure_fetch
+
+EDITORS = ["ed@example.org", "sub@example.org"]
+
+
+def sample_workspace(directory: Path) -> Path:
+    """A workspace reading the bundled sample corpus (local files), with no issue yet."""
+    from alliance_digest import demo, workspace
+
+    home = demo.prepare(directory)
+    workspace.init(home, demo.demo_profile_text())
+    return home
+
+
+def set_keys(home: Path, **values) -> None:
+    text = (home / "digest.toml").read_text("utf-8")
+    for key, value in values.items():
+        rendered = f'"{value}"' if isinstance(value, str) else str(value).replace("'", '"')
+        text, n = re.subn(rf"(?m)^#? ?{key} = [^#\n]*", f"{key} = {rendered} ", text, count=1)
+        assert n == 1, key
+    (home / "digest.toml").write_text(text, "utf-8")
+
+
+def mail_to(home: Path, port: int) -> None:
+    set_keys(home, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", editors=EDITORS,
+             editor_url="https://editor.example")
+
+
+def test_run_once_ingests_drafts_on_the_cadence_day_and_emails_the_editors(tmp_path, cli):
+    home = sample_workspace(tmp_path / "ws")
+    from alliance_digest.db.models import Article, Issue, Source
+
+    with SmtpSink() as sink:
+        mail_to(home, sink.port)
+        set_keys(home, first_window_end="2026-11-08")
+        early = cli(home, "run", "--once", "--today", "2026-11-07")  # the window has not ended yet
+        assert early.exit_code == 0 and Issue.objects.count() == 0 and not sink.recorder.messages
+        expected = json.loads((home / "sample" / "expected.json").read_text("utf-8"))["articles"]
+        assert Source.objects.count() == 8 and Article.objects.count() == len(expected)  # ingested all the same
+        assert all(s.last_success_at and s.consecutive_failures == 0 for s in Source.objects.all())  # local: health too
+
+        result = cli(home, "run", "--once", "--today", "2026-11-08")
+        assert result.exit_code == 0, result.output
+        issue = Issue.objects.get()
+        assert (str(issue.window_start), str(issue.window_end)) == ("2026-10-26", "2026-11-08")
+        assert issue.stories.filter(selected=True).count() == 5
+        [message] = sink.recorder.parsed()
+        assert sorted(a.strip() for a in message["To"].split(",")) == sorted(EDITORS)
+        assert message["Subject"] == "Draft ready: US-Japan Alliance Digest Vol: 1.1"
+        body = message.get_content()
+        assert "https://editor.example/editor/issues/1-1/" in body and "2026-10-26 to 2026-11-08" in body
+        first_story = issue.stories.get(selected=True, position=1).headline
+        assert f"1. {first_story}" in body
+        assert "drafted issue 1.1" in result.stderr and result.stderr.rstrip().endswith("stopped")
+
+        again = cli(home, "run", "--once", "--today", "2026-11-12")  # same window: nothing more
+        assert again.exit_code == 0 and Issue.objects.count() == 1 and len(sink.recorder.messages) == 1
+        later = cli(home, "run", "--once", "--today", "2026-11-23")  # the next window ended on 22 Nov
+        assert later.exit_code == 0 and len(sink.recorder.messages) == 2
+        assert Issue.objects.get(number=2).window_end.isoformat() == "2026-11-22"
+
+
+def test_run_tells_editors_about_paused_sources_and_survives_a_mail_failure(home, cli):
+    from alliance_digest.db.models import Source
+
+    configure_fetch(home)
+    with FaultyServer() as srv, SmtpSink() as sink:
+        mail_to(home, sink.port)
+        set_keys(home, first_window_end="2026-12-31")  # no draft due
+        Source.objects.create(name="Vanished", url=srv.url("/410"), origin="test")
+        Source.objects.create(name="Fine", url=srv.url("/feed"), origin="test")
+        result = cli(home, "run", "--once")
+        assert result.exit_code == 0
+        [message] = sink.recorder.parsed()
+        assert message["Subject"] == "US-Japan Alliance Digest: 1 source(s) paused"
+        assert "Vanished" in message.get_content() and "410" in message.get_content()
+        assert Source.objects.get(name="Fine").last_success_at is not None
+    set_keys(home, smtp_port=9)  # nothing listens there: the cycle logs it and goes on
+    Source.objects.create(name="Also gone", url=srv.url("/410?again=1"), origin="test",
+                          consecutive_failures=2)  # server stopped: a third failure pauses it
+    result = cli(home, "run", "--once")
+    assert result.exit_code == 0 and "could not email the editors" in result.stderr
+
+
+class Lines:
+    """Lines of a subprocess's stderr, readable with a timeout."""
+
+    def __init__(self, stream):
+        self.queue: queue.Queue = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream):
+        for line in stream:
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.queue.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                return False
+            self.seen.append(line)
+            if needle in line:
+                return True
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_run_stops_cleanly_on_a_signal(tmp_path, signum):
+    home = sample_workspace(tmp_path / "ws")
+    env = {**os.environ, "DIGEST_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "alliance_digest", "run", "--interval", "600"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        lines = Lines(proc.stderr)
+        assert lines.wait_for("drafted issue", 60), "".join(lines.seen)  # one full cycle, now asleep
+        time.sleep(0.3)
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        rc = proc.wait(timeout=10)
+        took = time.monotonic() - sent
+        lines.wait_for("\0", 2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0 and took < 3, f"exit {rc} after {took:.1f} s"
+    assert lines.seen[-1].rstrip().endswith("stopped")
+    assert any(signal.Signals(signum).name in line for line in lines.seen)
+
+
+def test_a_signal_during_a_check_lets_the_fetch_finish_then_skips_the_draft(home):
+    from alliance_digest.db.models import Issue, Source
+
+    configure_fetch(home)
+    with FaultyServer() as srv:
+        source = Source.objects.create(name="Slow", url=srv.url("/feed?hold=0.8"), origin="test")
+        env = {**os.environ, "DIGEST_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "alliance_digest", "run"], stderr=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, text=True, env=env)
+        try:
+            lines = Lines(proc.stderr)
+            assert lines.wait_for("running", 60), "".join(lines.seen)
+            deadline = time.monotonic() + 20
+            while srv.max_concurrent() == 0 and time.monotonic() < deadline:  # until the request is in
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)  # the feed is being served (held 0.8 s)
+            rc = proc.wait(timeout=10)
+            lines.wait_for("\0", 2)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert rc == 0 and lines.seen[-1].rstrip().endswith("stopped"), "".join(lines.seen)
+    source.refresh_from_db()
+    assert source.last_success_at is not None, "".join(lines.seen)
+    assert source.last_success_at is not None and source.etag  # the step in progress finished and was stored
+    assert Issue.objects.count() == 0  # the rest of the cycle (drafting) was skipped
