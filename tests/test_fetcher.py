@@ -205,6 +205,67 @@ def test_loopback_is_refused_unless_allowed(srv):
     assert srv.requests == []
 
 
+def _fake_dns(monkeypatch, answers: dict[str, str]):
+    """Connection-time lookups (``socket.getaddrinfo``, which the event loop calls) of the names in
+    ``answers`` give the mapped address; every other name resolves as usual."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        name = host.decode("ascii") if isinstance(host, bytes) else host  # anyio passes IDNA bytes
+        return real(answers.get(name, host), port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_dns_rebinding_is_refused_at_connection_time(srv, monkeypatch):
+    """The check sees a public address, the connection lookup loopback: nothing may reach loopback."""
+    from alliance_digest.pipeline import netsafety
+
+    real_resolve = netsafety.resolve
+    monkeypatch.setattr(netsafety, "resolve", lambda host, port: ["93.184.216.34"] if host == "rebind.test"
+                        else real_resolve(host, port))
+    _fake_dns(monkeypatch, {"rebind.test": "127.0.0.1"})
+    port = srv.servers[0].server_address[1]
+    (result,), _ = run([FetchRequest(f"http://rebind.test:{port}/feed")], policy(allow_private=False))
+    assert result.error_code == "unsafe_address", (result.error_code, result.error)
+    assert "refused for safety" in result.error and "127.0.0.1" in result.error and "rebind.test" in result.error
+    assert result.attempts == 1  # a refusal is not retried
+    assert srv.requests == []
+
+
+def test_pinned_connection_goes_to_the_checked_address_and_tls_keeps_the_host_name(monkeypatch):
+    """The socket is opened to the resolved IP literal; SNI and certificate checks still use the URL's name."""
+    import httpcore
+
+    _fake_dns(monkeypatch, {"pinned.test": "93.184.216.34"})
+    seen = {}
+
+    class Stream(httpcore.AsyncMockStream):
+        async def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+            seen["tls"] = (server_hostname, ssl_context.check_hostname, ssl_context.verify_mode)
+            return self
+
+    class Backend(httpcore.AsyncMockBackend):
+        async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            seen["connect"] = (host, port)
+            return Stream(list(self._buffer))
+
+    backend = Backend([b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"])
+
+    async def go():
+        transport = fetcher_module._PinnedTransport(httpx.Limits(), backend=backend)
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await client.get("https://pinned.test/feed")
+
+    response = asyncio.run(go())
+    assert response.status_code == 200 and response.text == "ok"
+    assert seen["connect"] == ("93.184.216.34", 443)
+    import ssl
+    assert seen["tls"] == ("pinned.test", True, ssl.CERT_REQUIRED)
+
+
 # -- politeness -------------------------------------------------------------------------------------
 
 def test_per_host_concurrency_and_delay_are_respected(srv):

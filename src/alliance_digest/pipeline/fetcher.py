@@ -12,6 +12,15 @@ per-host politeness of *its* host, and a compression bomb must be stopped
 before it is inflated (httpx inflates a whole network chunk at once, up to
 ~1000x its size); ``zlib`` with ``max_length`` never produces more than the
 remaining budget.
+
+Why connections go through ``_PinnedBackend`` (when private addresses are not
+allowed): ``check_url`` resolves a host name to vet it, and a connection would
+resolve it again, so a hostile DNS server could answer a public address to the
+check and 127.0.0.1 or 169.254.169.254 to the connection (DNS rebinding). The
+backend resolves once, refuses unless every address is public, and connects
+to that checked IP literal; TLS still verifies the URL's host name. A
+caller-supplied ``transport`` (tests) replaces the whole network layer, this
+backend included.
 """
 
 from __future__ import annotations
@@ -21,15 +30,17 @@ import codecs
 import email.utils
 import math
 import re
+import socket
 import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib import robotparser
 
+import httpcore
 import httpx
 
-from alliance_digest.pipeline.netsafety import UnsafeURL, check_url
+from alliance_digest.pipeline.netsafety import UnsafeURL, check_url, is_public_address
 
 
 @dataclass(frozen=True)
@@ -360,6 +371,68 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connect only to addresses this backend itself resolved and found public.
+
+    The name is resolved once (``loop.getaddrinfo``, in a worker thread); one
+    non-public address refuses the connection (:class:`UnsafeURL`, which httpx
+    passes through unchanged); otherwise the addresses are tried in the
+    resolver's order as IP literals. httpcore takes the TLS server name from the
+    request's origin (``start_tls(server_hostname=...)``), not from the address
+    connected to, so SNI and certificate checks still use the URL's host name.
+    """
+
+    def __init__(self, backend: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._backend = backend or httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options=None) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"looking up {host!r} timed out") from None
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve host {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        for address in addresses:
+            if not is_public_address(address):
+                raise UnsafeURL(f"when connecting, {host!r} resolved to {address}, a private, loopback or "
+                                "link-local address (allow it with allow_private_addresses in the profile's "
+                                "[fetch] section)")
+        failure: Exception = httpcore.ConnectError(f"no address found for {host!r}")
+        for address in addresses:
+            try:
+                return await self._backend.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                       socket_options=socket_options)
+            except httpcore.ConnectError as exc:  # refused or unreachable: the next address may answer
+                failure = exc
+        raise failure
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options=None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not used by the fetcher")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport (TLS, HTTP/1.1, exception mapping) over a pool that uses ``_PinnedBackend``.
+
+    httpx 0.28 takes no ``network_backend``, so the pool it built is replaced
+    with an identical one that has it (httpx and httpcore are pinned exactly).
+    """
+
+    def __init__(self, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend | None = None) -> None:
+        ssl_context = httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context, max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_PinnedBackend(backend))
+
+
 @dataclass
 class _Response:
     url: str
@@ -378,7 +451,8 @@ class Fetcher:
 
     Never raises for a bad URL or a misbehaving server: every problem comes
     back as a :class:`FetchResult` with ``ok=False``, ``error`` and ``error_code``.
-    ``transport`` (an ``httpx.AsyncBaseTransport``) lets tests swap the network.
+    ``transport`` (an ``httpx.AsyncBaseTransport``) lets tests swap the network;
+    it replaces the pinned-address backend too (see the module docstring).
     Per-host state (slots, delays, Retry-After, robots.txt) lives as long as
     the Fetcher, so one Fetcher per run keeps a run polite as a whole.
     """
@@ -392,14 +466,18 @@ class Fetcher:
 
     def _make_client(self) -> httpx.AsyncClient:
         p = self.policy
+        # Per-host slots bound the connections; the pool itself must never make a request wait.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=200, keepalive_expiry=30)
+        transport = self._transport
+        if transport is None and not p.allow_private:
+            transport = _PinnedTransport(limits)  # connect to the address that was checked
         # trust_env=False: an environment proxy would resolve and connect for us, and the
         # address-safety check on each hop would vouch for nothing.
         return httpx.AsyncClient(
-            transport=self._transport, follow_redirects=False, trust_env=False,
+            transport=transport, follow_redirects=False, trust_env=False,
             timeout=httpx.Timeout(connect=p.connect_timeout, read=p.read_timeout, write=p.read_timeout,
                                   pool=None),
-            # Per-host slots bound the connections; the pool itself must never make a request wait.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=200, keepalive_expiry=30),
+            limits=limits,
             headers={"User-Agent": p.user_agent, "Accept-Encoding": "gzip, deflate"})
 
     async def __aenter__(self) -> "Fetcher":
@@ -629,6 +707,8 @@ class Fetcher:
             except TimeoutError:
                 raise _Failure("timeout", "the server sent the response too slowly: it took longer than the "
                                           f"{_duration(policy.total_timeout)} limit for a whole response") from None
+            except UnsafeURL as exc:  # from _PinnedBackend: the connection-time lookup was not public
+                raise _Failure("unsafe_address", f"refused for safety: {exc}") from None
             except httpx.ConnectTimeout:
                 raise _Failure("timeout", "could not connect to the server "
                                           f"(timed out after {_duration(policy.connect_timeout)})") from None

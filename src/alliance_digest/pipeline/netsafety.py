@@ -19,7 +19,12 @@ class UnsafeURL(ValueError):
     """The URL is malformed, not http(s), or resolves to a non-public address."""
 
 
-def _is_public(address: str) -> bool:
+def is_public_address(address: str) -> bool:
+    """Whether an IP address (string, IPv6 zone allowed) is public: the one rule for every check.
+
+    The fetcher's connection backend applies it to the address it actually
+    connects to (DNS rebinding); ``check_url`` to every address a name resolves to.
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
@@ -54,7 +59,7 @@ def check_url(url: str, allow_private: bool = False) -> str:
         return url.strip()
     port = port or (443 if parts.scheme.lower() == "https" else 80)
     for address in resolve(host, port):
-        if not _is_public(address):
+        if not is_public_address(address):
             raise UnsafeURL(f"{url!r} resolves to {address}, a private, loopback or link-local address "
                             "(allow it with allow_private_addresses in the profile's [fetch] section)")
     return url.strip()
