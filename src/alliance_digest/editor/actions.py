@@ -421,7 +421,7 @@ def add_from_urls(profile, issue: Issue, text: str, user) -> tuple[Story | None,
     pass the profile's URL safety check. A URL that cannot be read is
     reported and the others are still added.
     """
-    from alliance_digest.editor.drafting import MAX_URLS, PasteError, draft_story, read_pasted, split_urls, \
+    from alliance_digest.editor.drafting import MAX_URLS, PasteError, draft_story, read_pasted_all, split_urls, \
         stored_article
     from alliance_digest.services import IngestReport, store_articles
 
@@ -432,11 +432,11 @@ def add_from_urls(profile, issue: Issue, text: str, user) -> tuple[Story | None,
     if len(urls) > MAX_URLS:
         raise EditError(f"Paste at most {MAX_URLS} URLs at a time ({len(urls)} given).")
     records, errors = [], []
-    for url in urls:
-        try:
-            records.append(read_pasted(profile, url))
-        except PasteError as exc:
-            errors.append(str(exc))  # starts with the URL
+    for outcome in read_pasted_all(profile, urls):
+        if isinstance(outcome, PasteError):
+            errors.append(str(outcome))  # starts with the URL
+        else:
+            records.append(outcome)
     if not records:
         return None, errors
     store_articles(records, profile, IngestReport())

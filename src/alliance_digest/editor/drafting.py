@@ -13,12 +13,15 @@ same reader as ``digest ingest`` (``parse_page``).
 
 from __future__ import annotations
 
+import dataclasses
+
 from alliance_digest.db.models import Article, Issue, Story
 from alliance_digest.pipeline import ranking, summarise
 from alliance_digest.pipeline.compose import Window
 from alliance_digest.pipeline.records import ArticleRecord, StoryArticle as ArticleView, StoryDraft
 
 MAX_URLS = 10  # per paste: each is fetched while the editor waits
+PASTE_TIMEOUT = 20.0  # seconds for one pasted page, however the profile's [fetch] is set
 
 
 class PasteError(Exception):
@@ -71,40 +74,51 @@ def rescore(profile, issue: Issue, story: Story) -> None:
 
 # ------------------------------------------------------------ pasted URLs ---
 
-def fetch_page(profile, url: str) -> tuple[str, bytes, str]:
-    """(final URL, body, content type) of ``url``, read by the polite fetcher.
+def read_pasted_all(profile, urls: list[str]) -> list[ArticleRecord | PasteError]:
+    """The article at each pasted URL (or the PasteError saying why not), in order.
 
-    The fetcher checks the URL and every redirect hop against private,
-    loopback and link-local addresses (unless the profile allows them) and
-    enforces the profile's timeouts, size limits and robots.txt.
+    All URLs go through ONE run of the polite fetcher, so they are read at
+    the same time (per-host limits still hold) and the editor's wait stays
+    bounded by ``PASTE_TIMEOUT`` rather than growing with the paste. The
+    fetcher checks each URL and every redirect hop against private,
+    loopback and link-local addresses (unless the profile allows them); the
+    page is extracted as ``digest ingest`` would.
     """
     from alliance_digest.pipeline.fetcher import FetchRequest, fetch_all
     from alliance_digest.pipeline.netsafety import UnsafeURL, check_url
 
-    try:  # a clear message before any network work (resolution included)
-        check_url(url, allow_private=profile.fetch.allow_private_addresses)
-    except UnsafeURL as exc:
-        raise PasteError(f"{url}: refused: {exc}") from None
-    [result] = fetch_all([FetchRequest(url, kind="page")], profile.fetch.policy(profile.user_agent))
-    if not result.ok:
-        verb = "refused" if result.error_code == "unsafe_address" else "could not be fetched"
-        raise PasteError(f"{url}: {verb}: {result.error}")
-    return result.url, result.content, result.content_type
+    out: list = [None] * len(urls)
+    requests = []
+    for i, url in enumerate(urls):
+        try:  # a clear message before any network work (resolution included)
+            check_url(url, allow_private=profile.fetch.allow_private_addresses)
+        except UnsafeURL as exc:
+            out[i] = PasteError(f"{url}: refused: {exc}")
+            continue
+        requests.append(FetchRequest(url, kind="page", key=i))
+    # the editor waits on this request: keep it well inside a WSGI worker's timeout (gunicorn: 30 s)
+    policy = profile.fetch.policy(profile.user_agent)
+    policy = dataclasses.replace(policy, total_timeout=min(policy.total_timeout, PASTE_TIMEOUT),
+                                 retries=0, max_retry_after=0.0)
+    for result in fetch_all(requests, policy) if requests else []:
+        i = result.request.key
+        out[i] = _pasted_article(urls[i], result)
+    return out
 
 
-def read_pasted(profile, url: str) -> ArticleRecord:
-    """The article at a pasted URL, extracted as ``digest ingest`` would (PasteError when it cannot be)."""
+def _pasted_article(url: str, result) -> ArticleRecord | PasteError:
     from alliance_digest.pipeline.extract import looks_like_html, parse_page
 
-    final, content, content_type = fetch_page(profile, url)
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if (kind and "html" not in kind) or not looks_like_html(content):
-        raise PasteError(f"{url}: not an HTML page ({kind or 'unknown content'})")
-    result = parse_page(content, url, url=final)
-    if result.fatal or not result.articles:
-        reason = result.fatal.message if result.fatal else "no article found in the page"
-        raise PasteError(f"{url}: {reason}")
-    return result.articles[0]
+    if not result.ok:
+        verb = "refused" if result.error_code == "unsafe_address" else "could not be fetched"
+        return PasteError(f"{url}: {verb}: {result.error}")
+    kind = result.content_type
+    if (kind and "html" not in kind) or not looks_like_html(result.content):
+        return PasteError(f"{url}: not an HTML page ({kind or 'unknown content'})")
+    parsed = parse_page(result.content, url, url=result.url)
+    if parsed.fatal or not parsed.articles:
+        return PasteError(f"{url}: {parsed.fatal.message if parsed.fatal else 'no article found in the page'}")
+    return parsed.articles[0]
 
 
 def split_urls(text: str) -> list[str]:
