@@ -79,6 +79,27 @@ def test_run_once_ingests_drafts_on_the_cadence_day_and_emails_the_editors(tmp_p
         assert Issue.objects.get(number=2).window_end.isoformat() == "2026-11-22"
 
 
+def test_a_draft_ready_email_that_failed_is_sent_on_the_next_cycle(tmp_path, cli):
+    home = sample_workspace(tmp_path / "ws")
+    from alliance_digest.db.models import Issue
+
+    with SmtpSink() as sink:
+        mail_to(home, sink.port)
+        set_keys(home, first_window_end="2026-11-08", smtp_port=9)  # nothing listens on port 9
+        down = cli(home, "run", "--once", "--today", "2026-11-08")
+        assert down.exit_code == 0 and "could not email the editors (Draft ready" in down.stderr
+        issue = Issue.objects.get()
+        assert issue.editors_notified_at is None and not sink.recorder.messages  # the draft is kept, unannounced
+        set_keys(home, smtp_port=sink.port)
+        up = cli(home, "run", "--once", "--today", "2026-11-09")
+        assert up.exit_code == 0 and Issue.objects.count() == 1
+        [message] = sink.recorder.parsed()
+        assert message["Subject"] == "Draft ready: US-Japan Alliance Digest Vol: 1.1"
+        assert Issue.objects.get().editors_notified_at is not None
+        assert cli(home, "run", "--once", "--today", "2026-11-10").exit_code == 0
+        assert len(sink.recorder.messages) == 1  # told once
+
+
 def test_run_tells_editors_about_paused_sources_and_survives_a_mail_failure(home, cli):
     from alliance_digest.db.models import Source
 

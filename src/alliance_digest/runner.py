@@ -77,11 +77,28 @@ def draft_if_due(profile: Profile, today: date, report: CycleReport) -> None:
     report.drafted = issue.key
     log(f"drafted issue {issue.key} for {window.start}..{window.end}: {len(comp.selected)} stories, "
         f"{len(comp.candidates)} candidates")
-    headlines = [s.headline for s in comp.selected]
-    notice = comp.notice() if comp.thin else ""
-    _tell_editors(profile, report,
-                  subject=f"Draft ready: {profile.title} {profile.numbering.label(issue.volume, issue.number)}",
-                  body=_draft_body(profile, issue, window, headlines, notice))
+
+
+def notify_drafts(profile: Profile, report: CycleReport) -> None:
+    """Tell the editors about each draft they have not been told about yet.
+
+    Kept apart from drafting so that a mail failure (SMTP down at the
+    moment) is retried on the next cycle instead of being lost.
+    """
+    from django.utils import timezone
+
+    from alliance_digest.db.models import Issue
+    from alliance_digest.pipeline.compose import Window
+
+    if not profile.run.editors:
+        return
+    for issue in Issue.objects.filter(status=Issue.Status.DRAFT, editors_notified_at__isnull=True):
+        stories = issue.stories.filter(selected=True).order_by("position")
+        window = Window(issue.window_start, issue.window_end)
+        subject = f"Draft ready: {profile.title} {profile.numbering.label(issue.volume, issue.number)}"
+        if _tell_editors(profile, report, subject=subject,
+                         body=_draft_body(profile, issue, window, [s.headline for s in stories], issue.notice)):
+            Issue.objects.filter(pk=issue.pk).update(editors_notified_at=timezone.now())
 
 
 def editor_link(profile: Profile, issue) -> str:
@@ -103,11 +120,11 @@ def _draft_body(profile: Profile, issue, window, headlines: list[str], notice: s
     return "\n".join(lines) + "\n"
 
 
-def _tell_editors(profile: Profile, report: CycleReport, subject: str, body: str) -> None:
-    """Email ``[run] editors``; a mail failure is logged, never fatal (the draft stays)."""
+def _tell_editors(profile: Profile, report: CycleReport, subject: str, body: str) -> bool:
+    """Email ``[run] editors``; a mail failure is logged, never fatal (the draft stays). True when sent."""
     editors = profile.run.editors
     if not editors:
-        return
+        return False
     from django.core.mail import EmailMessage
 
     from alliance_digest.mailer import email_connection
@@ -120,9 +137,10 @@ def _tell_editors(profile: Profile, report: CycleReport, subject: str, body: str
         message = f"could not email the editors ({subject}): {exc.__class__.__name__}: {exc}"
         report.errors.append(message)
         log(message)
-        return
+        return False
     report.emailed.append(subject)
     log(f"emailed {', '.join(editors)}: {subject}")
+    return True
 
 
 # --------------------------------------------------------------- cycle ---
@@ -149,6 +167,7 @@ def cycle(profile: Profile, today: date | None = None, stop: threading.Event | N
     if stop is not None and stop.is_set():
         return report
     draft_if_due(profile, today or date.today(), report)
+    notify_drafts(profile, report)
     return report
 
 

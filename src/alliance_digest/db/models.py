@@ -66,6 +66,8 @@ class Issue(models.Model):
     frozen = models.JSONField(null=True, blank=True, help_text="The issue's content as approved; what is sent")
     send_state = models.CharField(max_length=20, blank=True, default="", help_text="'', sending, paused, finished")
     send_note = models.TextField(blank=True, default="")
+    editors_notified_at = models.DateTimeField(null=True, blank=True,
+                                               help_text="When `digest run` told the editors this draft is ready")
 
     class Meta:
         ordering = ["-volume", "-number"]
