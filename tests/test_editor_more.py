@@ -517,6 +517,9 @@ def test_an_approved_issue_refuses_every_edit(client):
         response = client.post(target, data, follow=True)
         assert "frozen and can no longer be edited" in response.content.decode(), target
     assert snapshot() == before
+    # approval keeps every history line but drops the versions it made unrestorable (their storage)
+    assert IssueEdit.objects.filter(action="drop").exists()
+    assert not IssueEdit.objects.filter(snapshot__isnull=False).exists()
     page = client.get(ISSUE).content.decode()
     for form in ("/merge/", "/split/", "/add/urls/", "/image/", "/fields/", "/restore/"):
         assert form not in page, form

@@ -37,7 +37,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from alliance_digest.db.models import Delivery, Issue, Subscriber
+from alliance_digest.db.models import Delivery, Issue, IssueEdit, Subscriber
 from alliance_digest.profile import Profile
 
 MAX_ATTEMPTS = 6  # temporary failures before a delivery is given up
@@ -66,6 +66,9 @@ def approve(profile: Profile, issue: Issue, by: str = "") -> Issue:
     issue.approved_at = timezone.now()
     issue.approved_by = by or os.environ.get("USER", "")
     issue.save()
+    # the draft's restorable versions (~2 KB per story each) can never be restored
+    # once the content is frozen: keep the history lines, drop their snapshots
+    IssueEdit.objects.filter(issue=issue, snapshot__isnull=False).update(snapshot=None)
     return issue
 
 
