@@ -340,10 +340,11 @@ def test_profile_sources_are_seeded_once_and_editor_changes_survive(home, cli):
 
     configure(home)
     with open(home / "digest.toml", "a", encoding="utf-8") as out:
-        out.write('\n[[sources]]\nname = "Seeded"\nurl = "https://seeded.example/feed"\nauthority = 0.7\n')
+        out.write('\n[[sources]]\nname = "Seeded"\nurl = "https://seeded.example/feed"\nauthority = 0.7\n'
+                  'full_text = true\n')
     assert cli(home, "sources", "list").exit_code == 0
     seeded = Source.objects.get(url="https://seeded.example/feed")
-    assert seeded.origin == "profile" and seeded.authority == 0.7
+    assert seeded.origin == "profile" and seeded.authority == 0.7 and seeded.full_text
     seeded.authority = 0.2
     seeded.save()
     cli(home, "sources", "list")

@@ -33,6 +33,7 @@ class SourceConfig:
     category: str = ""
     enabled: bool = True
     site: str = ""  # homepage, used to credit articles by host
+    full_text: bool | None = None  # fetch each new item's page; None: the [fetch] full_text default
 
 
 @dataclass
@@ -190,6 +191,14 @@ def load_profile(path: Path) -> Profile:
     return parse_profile(data, base_dir=path.parent, origin=str(path))
 
 
+def _optional_bool(table: dict, key: str, where: str) -> bool | None:
+    if key not in table:
+        return None
+    if not isinstance(table[key], bool):
+        raise ProfileError(f"{where}: {key} must be true or false, got {table[key]!r}")
+    return table[key]
+
+
 def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile") -> Profile:
     def section(name: str) -> dict:
         value = data.get(name, {})
@@ -266,6 +275,7 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
             name=str(src.get("name") or src["url"]), url=str(src["url"]), kind=kind,
             authority=authority, category=str(src.get("category", "")),
             enabled=bool(src.get("enabled", True)), site=str(src.get("site", "")),
+            full_text=_optional_bool(src, "full_text", f"{origin}: sources[{i}] ({src['url']})"),
         ))
 
     email_t = section("email")

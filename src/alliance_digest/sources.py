@@ -57,7 +57,7 @@ def seed_from_profile(profile: Profile) -> list[Source]:
             continue
         added.append(Source(
             name=cfg.name[:300], url=cfg.url, kind=cfg.kind, site=cfg.site, authority=cfg.authority,
-            category=cfg.category[:100], enabled=cfg.enabled, full_text=False, origin="profile"))
+            category=cfg.category[:100], enabled=cfg.enabled, full_text=bool(cfg.full_text), origin="profile"))
         urls.add(cfg.url)
         profile_names.add(cfg.name)
     if added:
