@@ -33,8 +33,10 @@ def demo(tmp_path: Path) -> Path:
 
     home = tmp_path / "demo"
     run_demo(home, echo=lambda m: None)
-    from django.test.utils import override_settings  # Django only after the workspace is set up
+    from django.core.cache import cache  # Django only after the workspace is set up
+    from django.test.utils import override_settings
 
+    cache.clear()  # sign-in and form limits start afresh
     with override_settings(ALLOWED_HOSTS=["testserver"]):
         yield home
 

@@ -19,39 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from test_editor import ISSUE, PASSWORD, candidate_ids, csrf_token, issue, selected_ids, snapshot, url
+from test_editor import (  # noqa: F401  (fixtures: demo, editor, client)
+    ISSUE, PASSWORD, candidate_ids, client, csrf_token, demo, editor, issue, selected_ids, snapshot, url)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    from alliance_digest.demo import run_demo
-
-    home = tmp_path / "demo"
-    run_demo(home, echo=lambda m: None)
-    from django.core.cache import cache
-    from django.test.utils import override_settings
-
-    cache.clear()
-    with override_settings(ALLOWED_HOSTS=["testserver"]):
-        yield home
-
-
-@pytest.fixture
-def editor(demo):
-    from django.contrib.auth.models import User
-
-    return User.objects.create_user("ed", email="ed@example.org", password=PASSWORD, is_staff=True)
-
-
-@pytest.fixture
-def client(editor):
-    from django.test import Client
-
-    c = Client()
-    assert c.login(username="ed", password=PASSWORD)
-    return c
 
 
 def touch(path: Path) -> None:
