@@ -74,3 +74,21 @@ def test_americas_asian_allies_stand_in_for_japan():
     europe = scorer.score("U.S. allies in Europe ready trade appeal to Trump",
                           "Trump's latest salvo on trade gives U.S. allies three weeks to relax tariffs.")
     assert allies.score >= threshold > europe.score
+
+
+def test_a_folded_story_keeps_the_headline_of_its_leading_event():
+    """Coverage folded in from a lower-ranked event never takes over the lead's headline."""
+    from alliance_digest.pipeline.summarise import draft_headline
+
+    lead = _story("Trump sets 25% tariffs on Japan in a letter to Tokyo", DAY0,
+                  {"letter": 0.6, "tariffs": 0.5, "japan": 0.3}, 1)
+    anxiety = [StoryArticle(id=10 + k, url=f"https://example.org/boj/{k}", title=title, text="", source=f"Outlet {k}",
+                            published=DAY0 + timedelta(hours=3 + k), relevance=0.5)
+               for k, title in enumerate(["Tariff anxiety spreads across Japan, BOJ report shows",
+                                          "BOJ report shows tariff anxiety spreading across Japan's regions",
+                                          "Tariff anxiety spreading in Japan, says BOJ regional report"])]
+    folded = StoryDraft(articles=anxiety, terms_weights={"letter": 0.6, "tariffs": 0.5, "anxiety": 0.4})
+    alone = StoryDraft(articles=lead.articles + anxiety)  # the same coverage, unfolded: the many agree
+    assert "anxiety" in draft_headline(alone).lower()
+    [merged] = _merge_same_events([lead, folded])
+    assert len(merged.articles) == 4 and draft_headline(merged).startswith("Trump sets 25% tariffs on Japan")

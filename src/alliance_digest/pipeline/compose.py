@@ -141,7 +141,9 @@ def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None 
         if root not in kept:
             kept[root] = story
         else:
-            kept[root].articles.extend(story.articles)
+            lead = kept[root]
+            lead.lead_articles = lead.lead_articles or len(lead.articles)  # its headline stays the lead's
+            lead.articles.extend(story.articles)
     return list(kept.values())
 
 

@@ -106,6 +106,7 @@ class StoryDraft:
     headline: str = ""
     summary_markdown: str = ""
     relevant: bool = False
+    lead_articles: int = 0  # after folding: the first N articles are the leading event's (0: all)
 
     @property
     def relevance(self) -> float:

@@ -135,7 +135,9 @@ def _central_title(story: StoryDraft) -> int:
     titles = [clean_title(a.title) for a in story.articles]
     sets = [set(w.lower() for w in words(t) if len(w) > 2) for t in titles]
     best, best_score = 0, -1.0
-    for i, (title, toks) in enumerate(zip(titles, sets)):
+    # a folded story is headlined by its leading event, judged against all its coverage
+    eligible = story.lead_articles or len(titles)
+    for i, (title, toks) in enumerate(zip(titles[:eligible], sets)):
         others = [s for j, s in enumerate(sets) if j != i]
         central = (sum(len(toks & o) / (len(toks | o) or 1) for o in others) / len(others)) if others else 0
         n = len(words(title))
