@@ -316,11 +316,25 @@ def test_robots_applies_to_pages_only_and_is_fetched_once(srv):
     assert len(srv.hits("/robots.txt")) == 1 and len(srv.hits("/private/page")) == 1
 
 
-@pytest.mark.parametrize("status", [404, 500])
-def test_missing_or_failing_robots_allows_all(srv, status):
+@pytest.mark.parametrize("status", [404, 410])
+def test_missing_robots_allows_all(srv, status):
     srv.config["robots_status"] = status
     (result,), _ = run([FetchRequest(srv.url("/private/page"), kind="page")], policy(retries=0))
     assert result.ok and result.content == page_html()
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_failing_robots_disallows_pages_but_not_feeds(srv, status):
+    """RFC 9309: robots.txt answering 5xx means "disallow all"; the refusal says why."""
+    srv.config["robots_status"] = status
+    requests = [FetchRequest(srv.url("/page"), kind="page"), FetchRequest(srv.url("/page?b=1"), kind="page"),
+                FetchRequest(srv.url("/feed"))]
+    (page, page2, feed), _ = run(requests, policy(retries=0))
+    assert page.error_code == page2.error_code == "robots" and not page.ok
+    assert f"robots.txt could not be read (it answered HTTP {status})" in page.error
+    assert srv.url("/page") in page.error and "\n" not in page.error
+    assert srv.hits("/page") == [] and len(srv.hits("/robots.txt")) == 1  # asked once per run
+    assert feed.ok  # feeds do not depend on robots.txt
 
 
 def test_robots_can_be_switched_off(srv):

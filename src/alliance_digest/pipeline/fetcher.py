@@ -566,8 +566,10 @@ class Fetcher:
         permanent = True
         for hop in range(policy.max_redirects + 1):
             parsed = await self._check_safe(url)
-            if request.kind == "page" and policy.respect_robots and not await self._robots_allow(parsed):
-                raise _Failure("robots", f"the site's robots.txt does not allow us to fetch this {noun} ({url})")
+            if request.kind == "page" and policy.respect_robots:
+                refusal = await self._robots_refusal(parsed)
+                if refusal:
+                    raise _Failure("robots", f"{refusal} ({url})")
             result.status = None  # a failure on this hop must not report the previous hop's status
             response = await self._attempts(url, request, result)
             result.url, result.status = url, response.status
@@ -768,26 +770,39 @@ class Fetcher:
 
     # -- robots.txt ---------------------------------------------------------------------------
 
-    async def _robots_allow(self, url: httpx.URL) -> bool:
-        """Whether robots.txt of the URL's origin lets our User-Agent fetch it (fetched once per origin)."""
+    async def _robots_refusal(self, url: httpx.URL) -> str:
+        """Why robots.txt of the URL's origin forbids the page ("" when allowed; read once per origin).
+
+        RFC 9309: a robots.txt that is missing or answers 4xx allows everything; one that
+        answers 5xx or cannot be reached means "disallow everything" (the site may be
+        overloaded and its rules are unknown). Known per run: a later run asks again.
+        """
         origin = f"{url.scheme}://{host_key(url)}"
         future = self._robots.get(origin)
         if future is None:
             future = self._robots[origin] = asyncio.ensure_future(self._load_robots(origin))
-        parser = await asyncio.shield(future)
-        if parser is None:
-            return True
+        rules = await asyncio.shield(future)
+        if rules is None:
+            return ""
+        if isinstance(rules, str):
+            return rules
         target = url.raw_path.decode("ascii", "replace") or "/"
-        return parser.can_fetch(self.policy.user_agent, target)
+        return "" if rules.can_fetch(self.policy.user_agent, target) else \
+            "the site's robots.txt does not allow us to fetch this page"
 
-    async def _load_robots(self, origin: str) -> robotparser.RobotFileParser | None:
-        """None (allow all) when robots.txt is missing, 4xx, 5xx or unreadable; it never fails a page."""
+    async def _load_robots(self, origin: str) -> robotparser.RobotFileParser | str | None:
+        """The parsed rules; None (allow all) when robots.txt is missing or answers 4xx; a
+        plain-words reason (disallow all) when it answers 5xx or cannot be reached."""
         result = await self.fetch(FetchRequest(url=f"{origin}/robots.txt", kind="robots"))
-        if not result.ok or result.not_modified or result.text is None:
-            return None
-        parser = robotparser.RobotFileParser()
-        parser.parse(result.text.splitlines())
-        return parser
+        if result.ok and not result.not_modified and result.text is not None:
+            parser = robotparser.RobotFileParser()
+            parser.parse(result.text.splitlines())
+            return parser
+        if result.ok or (result.status is not None and result.status < 500):
+            return None  # missing, 4xx, empty: the site states no rules
+        cause = f"it answered HTTP {result.status}" if result.status else (result.error or "no answer")
+        return (f"the site's robots.txt could not be read ({cause}): its rules are unknown, "
+                "so the page is not fetched (RFC 9309)")
 
 
 def fetch_all(requests: list[FetchRequest], policy: FetchPolicy, on_result=None,
