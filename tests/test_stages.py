@@ -10,7 +10,7 @@ from alliance_digest.pipeline.grouping import GroupInput, group
 from alliance_digest.pipeline.ranking import Weights, rank
 from alliance_digest.pipeline.records import StoryArticle, StoryDraft
 from alliance_digest.pipeline.relevance import RelevanceScorer
-from alliance_digest.pipeline.summarise import draft_headline, draft_summary, select_sentences
+from alliance_digest.pipeline.summarise import Casing, draft_headline, draft_summary, select_sentences
 from alliance_digest.pipeline.text import split_sentences
 from alliance_digest.profile import Numbering, default_profile_text, parse_profile
 
@@ -137,6 +137,23 @@ def test_headline_is_short_sentence_case_and_from_a_source():
     long = StoryDraft([_article(3, "x", "Japan and the United States agree after long talks on a wide-ranging package "
                                          "of measures covering trade, investment and security: officials", BODY_2)])
     assert len(draft_headline(long).split()) <= 16
+
+
+def test_headline_casing_is_never_half_converted():
+    """Title Case becomes sentence case only when the coverage decides every word."""
+    casing = Casing.learn([
+        "The steel maker said it would strike a fair deal with the union, and exports may fall.",
+        "Officials in New York expect the deal to start soon; the Reserve Bank of Australia agreed.",
+        "Analysts at the Reserve Bank said exports would start to bite into growth.",
+    ])
+    assert casing.sentence_case("Japan Determined to Strike Fair Deal With New York Partners") == \
+        "Japan Determined to Strike Fair Deal With New York Partners"  # "determined", "partners": no evidence
+    assert casing.sentence_case("Steel Maker Will Strike Fair Deal With New York") == \
+        "Steel maker will strike fair deal with New York"  # "New York" seen as a pair keeps its capitals
+    assert casing.sentence_case("Reserve Bank of Australia Says Exports Fall") == \
+        "Reserve Bank of Australia says exports fall"
+    assert casing.sentence_case("U.S. Exports Fall. Deal Talks Start") == "U.S. exports fall. Deal talks start"
+    assert casing.sentence_case("Japan names a new envoy") == "Japan names a new envoy"  # already sentence case
 
 
 def test_selection_is_deterministic():

@@ -173,13 +173,14 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
         ranking.score_story(story, weights, window.start_dt, window.end_dt, previous or [])
     relevant.sort(key=lambda s: (-s.score, s.articles[0].id))
     selected, candidates = relevant[:wanted], relevant[wanted:wanted + MAX_CANDIDATES]
+    casing = summarise.Casing.of_articles(articles)  # how the whole window writes each word
     for story in selected + candidates:
-        summarise.draft(story)
+        summarise.draft(story, casing)
     all_stories: list[StoryDraft] = []
     if keep_all:
         all_stories = ranking.rank(everything, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
         for story in all_stories:
-            summarise.draft(story)
+            summarise.draft(story, casing)
     return Composition(selected, candidates, all_stories, wanted)
 
 

@@ -11,6 +11,7 @@ clause) is set in bold. Nothing is generated, so nothing can be invented.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -81,25 +82,90 @@ end ends begin begins hike hikes tariff tariffs trade minister ministers envoy a
 prime secretary chief official officials leader leaders drill drills exercise exercises summit""".split())
 
 
-def _sentence_case(title: str, corpus_lower: set[str]) -> str:
-    """Lower-case Title Case words that are not names.
+_TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
+_PIECE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|[^A-Za-z]+")
+CASING_TEXT_CHARS = 2000  # enough running text per article to learn how it writes a word
 
-    A word is lowered when the sources also write it in lower case, or when
-    it is a common headline word the sources never use; a name (written
-    capitalised everywhere) keeps its capital.
-    """
+
+def _base(token: str) -> str:
+    """``"Japan's"`` -> ``"Japan"``: casing is judged on the word, not its possessive."""
+    return re.split(r"['’]", token, maxsplit=1)[0]
+
+
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper() and word[1:].islower()
+
+
+def _title_case(title: str) -> bool:
     tokens = title.split(" ")
     capitalised = [t for t in tokens[1:] if t[:1].isupper()]
-    if len(tokens) < 4 or len(capitalised) < 0.6 * (len(tokens) - 1):
-        return title  # already sentence case (or too short to tell)
-    out = [tokens[0]]
-    for token in tokens[1:]:
-        core = token.strip("\"'“”‘’(),:;")
-        low = core.lower()
-        if core[:1].isupper() and not core.isupper() and (low in corpus_lower or low in _HEADLINE_WORDS):
-            token = token.replace(core, core.lower(), 1)
-        out.append(token)
-    return " ".join(out)
+    return len(tokens) >= 4 and len(capitalised) >= 0.6 * (len(tokens) - 1)
+
+
+@dataclass
+class Casing:
+    """How the sources write each word in running text, to put Title Case headlines in sentence case.
+
+    Counts, per lower-cased word, its lower-case uses and its capitalised uses
+    that do not start a sentence, plus pairs of capitalised words seen side by
+    side ("New York", "Reserve Bank"). A headline is converted only when every
+    capitalised word is decided, so the result is never half converted: a word
+    the sources write in lower case (three times as often, at least) is lowered,
+    a word they capitalise mid-sentence (as often) or a known pair keeps its
+    capital, and one word without clear evidence keeps the source's own casing.
+    """
+
+    lower: Counter
+    capital: Counter
+    pairs: Counter
+
+    @classmethod
+    def learn(cls, texts: list[str]) -> "Casing":
+        casing = cls(Counter(), Counter(), Counter())
+        for text in texts:
+            if _title_case(text):  # a Title Case headline says nothing about casing
+                continue
+            for sentence in split_sentences(text[:CASING_TEXT_CHARS]):
+                tokens = [_base(t) for t in _TOKEN.findall(sentence)]
+                for k, word in enumerate(tokens):
+                    if word.islower():
+                        casing.lower[word] += 1
+                    elif k and _capitalised(word):
+                        casing.capital[word.lower()] += 1
+                for k in range(1, len(tokens) - 1):
+                    if _capitalised(tokens[k]) and _capitalised(tokens[k + 1]):
+                        casing.pairs[(tokens[k].lower(), tokens[k + 1].lower())] += 1
+        return casing
+
+    @classmethod
+    def of_articles(cls, articles: list[StoryArticle]) -> "Casing":
+        return cls.learn([t for a in articles for t in (a.title, a.summary, a.text) if t])
+
+    def sentence_case(self, title: str) -> str:
+        """``title`` in sentence case, or unchanged when it is not Title Case or a word is undecided."""
+        if not _title_case(title):
+            return title
+        pieces = _PIECE.findall(title)
+        words = [(i, _base(p)) for i, p in enumerate(pieces) if p[:1].isalpha()]
+        out = list(pieces)
+        for n, (i, word) in enumerate(words[1:], start=1):
+            if not _capitalised(word):
+                continue  # acronyms (BOJ), inner capitals (SoftBank), lower case already
+            gap, before = pieces[i - 1], words[n - 1][1]
+            if re.match(r"\s*[?!:]", gap) or (gap.startswith(".") and before[-2:].islower()):
+                continue  # a new sentence or a colon's clause keeps its capital
+            low, after = word.lower(), (words[n + 1][1] if n + 1 < len(words) else "")
+            named = ((_capitalised(before) and not gap.strip() and self.pairs[(before.lower(), low)])
+                     or (_capitalised(after) and self.pairs[(low, after.lower())])
+                     or (self.capital[low] and self.capital[low] >= 3 * self.lower[low]))
+            if named:
+                continue
+            if (self.lower[low] and self.lower[low] >= 3 * self.capital[low]) or (
+                    low in _HEADLINE_WORDS and self.capital[low] <= self.lower[low]):
+                out[i] = pieces[i].replace(word, low, 1)
+            else:
+                return title  # undecided: the source's casing beats a half-converted headline
+        return "".join(out)
 
 
 def _shorten(title: str) -> str:
@@ -123,13 +189,6 @@ def _shorten(title: str) -> str:
     return " ".join(tokens[:HEADLINE_MAX_WORDS])
 
 
-def _lower_words(story: StoryDraft) -> set[str]:
-    vocab: set[str] = set()
-    for article in story.articles:
-        vocab.update(w for w in re.findall(r"\b[a-z][a-z\-']+\b", article.text or article.summary))
-    return vocab
-
-
 def _central_title(story: StoryDraft) -> int:
     """Index of the story's most representative source headline."""
     titles = [clean_title(a.title) for a in story.articles]
@@ -148,10 +207,14 @@ def _central_title(story: StoryDraft) -> int:
     return best
 
 
-def draft_headline(story: StoryDraft) -> str:
-    """The most representative source headline, newsroom-shaped."""
+def draft_headline(story: StoryDraft, casing: Casing | None = None) -> str:
+    """The most representative source headline, newsroom-shaped.
+
+    ``casing``: what the window's coverage says about how words are written
+    (learned from the story's own articles when not given).
+    """
     title = clean_title(story.articles[_central_title(story)].title)
-    return _sentence_case(_shorten(title), _lower_words(story))
+    return (casing or Casing.of_articles(story.articles)).sentence_case(_shorten(title))
 
 
 def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
@@ -354,6 +417,6 @@ def draft_summary(story: StoryDraft) -> str:
     return " ".join(parts)
 
 
-def draft(story: StoryDraft) -> None:
-    story.headline = draft_headline(story)
+def draft(story: StoryDraft, casing: Casing | None = None) -> None:
+    story.headline = draft_headline(story, casing)
     story.summary_markdown = draft_summary(story)
