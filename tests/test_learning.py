@@ -41,16 +41,16 @@ NOT_FOR_THE_DIGEST = [
     ("Pop group announces reunion tour", "A Japanese pop group announced a reunion tour of concert halls."),
     ("City opens new riverside park", "The city opened a riverside park with gardens and playgrounds."),
     ("Museum shows paintings of the sea", "A museum exhibition shows paintings of the sea and harbours."),
-    ("Week ahead: Japan inflation and US jobs data in focus",
-     "Markets look to Japan inflation figures and US jobs data in the week ahead; traders expect calm."),
-    ("Week ahead for markets: US retail sales, Japan trade figures",
-     "In the week ahead, investors watch US retail sales and Japan trade figures for the dollar and yen."),
-    ("Week ahead: Tokyo prices and Washington budget talks",
-     "The week ahead brings Tokyo price data and budget talks in Washington; currency traders stay cautious."),
-    ("Week ahead: Bank of Japan meeting and US factory data",
-     "Traders in the week ahead watch the Bank of Japan meeting and US factory data for the yen."),
-    ("The week ahead: Japanese wages, American housing starts",
-     "Japanese wage figures and American housing starts headline the week ahead for bond traders."),
+    ("Currency desk: Japan inflation and US jobs data in focus",
+     "On the currency desk, traders look to Japan inflation figures and US jobs data; they expect calm."),
+    ("Currency desk: US retail sales, Japan trade figures",
+     "At the currency desk, investors watch US retail sales and Japan trade figures for the dollar and yen."),
+    ("Currency desk: Tokyo prices and Washington budget talks",
+     "The currency desk weighs Tokyo price data and budget talks in Washington; traders stay cautious."),
+    ("Currency desk: Bank of Japan meeting and US factory data",
+     "Traders on the currency desk watch the Bank of Japan meeting and US factory data for the yen."),
+    ("Currency desk: Japanese wages, American housing starts",
+     "Japanese wage figures and American housing starts lead the currency desk's notes for bond traders."),
 ]
 
 
@@ -158,12 +158,12 @@ def test_learned_scorer_blends_and_explains(model, rules):
     assert 0.5 * threshold < found.score < threshold
     assert "shipyard" in found.explanation()["model"]["words"]
     # a kind of rule hit the editors keep dropping is pushed down
-    title, body = ("Week ahead: US jobs data and Tokyo prices in focus",
-                   "In the week ahead, traders watch US jobs data and Tokyo price figures; markets expect calm.")
+    title, body = ("Currency desk: US jobs data and Tokyo prices in focus",
+                   "On the currency desk, traders watch US jobs data and Tokyo price figures; markets expect calm.")
     dropped = scorer.score(title, body)
     assert rules.score(title, body).score >= threshold and dropped.model["probability"] < 0.1
     assert dropped.score < rules.score(title, body).score
-    assert dropped.model["words"]["week ahead"] < 0
+    assert dropped.model["words"]["currency desk"] < 0
     # the blend itself
     assert blend(0.6, 0.5, 0.35) == 0.6
     assert blend(0.0, 1.0, 0.35) == pytest.approx(0.9 * 0.35)

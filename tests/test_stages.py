@@ -33,6 +33,15 @@ def test_exclusions_fire_and_lower_the_score():
     assert sport.exclusions and sport.score < PROFILE.topic.threshold
 
 
+def test_previews_and_round_ups_are_not_developments():
+    preview = SCORER.score("Week Ahead for FX, Bonds: Focus on U.S. PMI, ECB Decision, Japan Elections",
+                           "Investors will watch the U.S.-Japan trade talks and Japan's election.")
+    assert preview.score == 0.0 and preview.explanation()["preview"] == "Week Ahead"
+    news = SCORER.score("Japan and US agree tariff deal", "Talks in the week ahead will settle details of the "
+                        "US-Japan trade agreement, officials in Tokyo and Washington said.")
+    assert news.score > PROFILE.topic.threshold and "preview" not in news.explanation()  # body phrases do not count
+
+
 def test_capitalised_patterns_are_case_sensitive():
     lower = SCORER.score("Talks with us in Tokyo", "Japan invited us to visit.")
     upper = SCORER.score("Talks with US in Tokyo", "Japan invited the US to visit.")

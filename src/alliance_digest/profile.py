@@ -248,12 +248,16 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
         for key, value in table.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ProfileError(f"{origin}: topic.{label}.{key!r} weight must be a number, got {value!r}")
+    previews = topic_t.get("previews", [])
+    if not isinstance(previews, list) or not all(isinstance(p, str) and p.strip() for p in previews):
+        raise ProfileError(f"{origin}: topic.previews must be a list of headline phrases, got {previews!r}")
     topic = TopicProfile(
         name=str(topic_t.get("name", "topic")),
         entities=entities,
         terms={str(k): float(v) for k, v in terms.items()},
         exclusions={str(k): float(v) for k, v in exclusions.items()},
         threshold=number(topic_t, "threshold", 0.35, float, 0, "topic."),
+        previews=[p.strip() for p in previews],
     )
 
     ranking = RankingWeights(**{

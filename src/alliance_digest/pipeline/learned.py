@@ -297,6 +297,8 @@ class LearnedScorer:
 
     def score(self, title: str, body: str) -> Relevance:
         rel = self.rules.score(title, body)
+        if rel.preview:  # a preview or round-up is not a development, whatever the model says
+            return rel
         probability, why = self.model.predict(title or "", (body or "")[:BODY_CHARS], rel.score, rel.entities)
         final = blend(rel.score, probability, self.topic.threshold)
         return Relevance(score=round(final, 4), terms=rel.terms, entities=rel.entities,

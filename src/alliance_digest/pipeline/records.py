@@ -65,6 +65,7 @@ class Relevance:
     entities: dict[str, int] = field(default_factory=dict)
     exclusions: dict[str, int] = field(default_factory=dict)
     model: dict = field(default_factory=dict)  # the learned model's part, when there is one
+    preview: str = ""  # the headline phrase that marks a preview or round-up (score 0)
 
     def explanation(self) -> dict:
         why = {
@@ -75,6 +76,8 @@ class Relevance:
         }
         if self.model:
             why["model"] = self.model
+        if self.preview:
+            why["preview"] = self.preview
         return why
 
 

@@ -36,6 +36,9 @@ class TopicProfile:
     terms: dict[str, float] = field(default_factory=dict)
     exclusions: dict[str, float] = field(default_factory=dict)
     threshold: float = 0.35
+    # headline phrases of previews and round-ups ("Week Ahead for FX, Bonds"):
+    # they name the topic without reporting a development, so they score 0
+    previews: list[str] = field(default_factory=list)
 
 
 def _pattern_regex(patterns: list[str]) -> re.Pattern | None:
@@ -65,6 +68,7 @@ class RelevanceScorer:
         self._term_keys = {t.lower(): t for t in topic.terms}
         self._excl = _pattern_regex(list(topic.exclusions))
         self._excl_keys = {t.lower(): t for t in topic.exclusions}
+        self._previews = _pattern_regex(list(topic.previews))
 
     @staticmethod
     def _count(regex: re.Pattern | None, keys: dict[str, str], title: str, body: str) -> tuple[dict[str, int], float]:
@@ -84,6 +88,9 @@ class RelevanceScorer:
     def score(self, title: str, body: str) -> Relevance:
         body = (body or "")[:BODY_CHARS]
         title = title or ""
+        preview = self._previews.search(title) if self._previews else None
+        if preview:
+            return Relevance(score=0.0, preview=preview.group(0))
         entity_counts: dict[str, int] = {}
         strengths: dict[str, float] = {}
         stand_ins: dict[str, float] = {}
