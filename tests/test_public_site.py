@@ -317,3 +317,10 @@ def test_script_and_javascript_links_render_inert_on_the_page_archive_and_feed(s
     entry = feedparser.parse(raw).entries[0]
     assert "<script" not in entry.summary and "javascript:" not in entry.summary
     assert HOSTILE_HEADLINE in html.unescape(re.sub(r"<[^>]+>", "", entry.summary))  # shown as text
+
+
+def test_browsers_asking_for_a_favicon_get_one_not_a_404(site):
+    response = client().get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response.content.startswith(b"<svg") and "max-age" in response["Cache-Control"]
+    assert client().post("/favicon.ico").status_code == 405

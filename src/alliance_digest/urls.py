@@ -17,6 +17,7 @@ urlpatterns = [
     path("issues/", public.archive, name="archive"),
     path("issues/<int:volume>-<int:number>/", public.issue_page, name="issue"),
     path("feed.atom", public.feed, name="feed"),
+    path("favicon.ico", public.favicon, name="favicon"),
     path("editor/", include(editor_urls)),
     path("accounts/", include(editor_urls.account_patterns)),
     path("subscribe/", web.subscribe, name="subscribe"),
