@@ -145,7 +145,8 @@ def test_anonymous_users_are_sent_to_sign_in_and_change_nothing(demo):
     from django.test import Client
 
     c = Client()
-    for page in ("/editor/", ISSUE, ISSUE + "preview/web/", ISSUE + "preview/email/", ISSUE + "preview/text/"):
+    for page in ("/editor/", ISSUE, ISSUE + "preview/web/", ISSUE + "preview/email/", ISSUE + "preview/text/",
+                 ISSUE + "preview/pdf/"):
         response = c.get(page)
         assert response.status_code == 302, page
         assert response["Location"].startswith("/accounts/login/?next="), page
@@ -325,6 +326,10 @@ def test_feed_and_editor_text_is_escaped_and_markdown_sanitised(client):
 
 
 def test_previews_are_what_will_be_delivered(client):
+    import io
+
+    from pypdf import PdfReader
+
     from alliance_digest import delivery
     from alliance_digest.render import render
     from alliance_digest.render.email import build_email
@@ -344,7 +349,13 @@ def test_previews_are_what_will_be_delivered(client):
     text = client.get(ISSUE + "preview/text/")
     assert text["Content-Type"].startswith("text/plain")
     assert text.content.decode() == f"Subject: {parts.subject}\n\n" + parts.text.replace(delivery.PLACEHOLDER, example)
-    assert client.get(ISSUE + "preview/pdf/").status_code == 404
+    pdf = client.get(ISSUE + "preview/pdf/")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    pdf_text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert all(story["headline"] in pdf_text for story in data["stories"])
+    # the sample's image hosts do not exist: the PDF comes without the image and says why
+    assert "lead image not embedded" in pdf["X-Digest-Notes"]
+    assert client.get(ISSUE + "preview/docx/").status_code == 404
     assert client.get("/editor/issues/9-9/").status_code == 404
 
 

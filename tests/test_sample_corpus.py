@@ -19,13 +19,24 @@ STORY_OF = {canonicalise(url): info["story"] for url, info in EXPECTED["articles
 def demo(tmp_path_factory):
     """Run the demo once; return its output files and the issue's JSON with all stories."""
     home = tmp_path_factory.mktemp("demo") / "demo-workspace"
-    files = run_demo(home, echo=lambda m: None)
+    files = run_demo(home, echo=lambda m: None, pdf=True)
     from alliance_digest import services
     from alliance_digest.profile import load_profile
 
     profile = load_profile(home / "digest.toml")
     data = services.issue_data(services.find_issue("latest"), profile, include_all=True)
     return {"files": files, "data": data, "home": home}
+
+
+def test_demo_writes_the_pdf_edition(demo):
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(demo["files"]["pdf"].read_bytes()))
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert all(story["headline"] in text for story in demo["data"]["stories"])
+    assert "Image Source:" in text and reader.metadata.title.endswith("Vol: 1.1")
 
 
 def _stories_of(story):

@@ -161,13 +161,19 @@ def draft(obj: Context, start: date | None, end: date | None, replace: bool) -> 
 
 @cli.command()
 @click.argument("issue", default="latest")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "txt", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "txt", "json", "pdf"]), default="md",
+              show_default=True)
 @click.option("--all", "include_all", is_flag=True,
               help="JSON only: add all_stories, every story formed in the window, relevant or not.")
+@click.option("--no-images", is_flag=True, help="PDF only: do not fetch the lead image (the credit line stays).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
 @click.pass_obj
-def render(obj: Context, issue: str, fmt: str, include_all: bool, output: str | None) -> None:
-    """Render ISSUE (V.N such as 2.20, or latest) as Markdown, HTML, text or JSON."""
+def render(obj: Context, issue: str, fmt: str, include_all: bool, no_images: bool, output: str | None) -> None:
+    """Render ISSUE (V.N such as 2.20, or latest) as Markdown, HTML, text, JSON or PDF.
+
+    The PDF is the web page's print edition (A4, page numbers, clickable links);
+    its lead image is read with the profile's [fetch] limits and address checks.
+    """
     _, profile = obj.open()
     from alliance_digest import services
     from alliance_digest.render import render as render_issue
@@ -178,7 +184,28 @@ def render(obj: Context, issue: str, fmt: str, include_all: bool, output: str | 
         raise click.ClickException(str(exc)) from None
     if include_all and fmt != "json":
         raise click.BadParameter("--all only applies to --format json")
-    text = render_issue(services.issue_data(found, profile, include_all=include_all), fmt)
+    if no_images and fmt != "pdf":
+        raise click.BadParameter("--no-images only applies to --format pdf")
+    data = services.issue_data(found, profile, include_all=include_all)
+    if fmt == "pdf":
+        from alliance_digest.render.pdf import PdfUnavailable, lead_image_loader, render_pdf
+
+        stdout = click.get_binary_stream("stdout")
+        if not output and stdout.isatty():
+            raise click.UsageError("a PDF is binary: give -o FILE (or redirect the output)")
+        try:
+            pdf, notes = render_pdf(data, None if no_images else lead_image_loader(profile))
+        except PdfUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        for note in notes:
+            click.echo(note, err=True)
+        if output:
+            Path(output).write_bytes(pdf)
+            click.echo(f"wrote {output} ({len(pdf) // 1024 + 1} KB)")
+        else:
+            stdout.write(pdf)
+        return
+    text = render_issue(data, fmt)
     if output:
         Path(output).write_text(text, "utf-8")
         click.echo(f"wrote {output}")
@@ -251,11 +278,13 @@ def demo(obj: Context, directory: str) -> None:
     from alliance_digest.demo import DemoError, run_demo
 
     try:
-        result = run_demo(Path(directory), echo=click.echo, on_problem=lambda p: _error(str(p)))
+        result = run_demo(Path(directory), echo=click.echo, on_problem=lambda p: _error(str(p)), pdf=True)
     except DemoError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Markdown: {result['md']}")
     click.echo(f"HTML:     {result['html']}")
+    if "pdf" in result:
+        click.echo(f"PDF:      {result['pdf']}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

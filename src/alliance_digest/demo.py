@@ -55,7 +55,7 @@ def prepare(directory: Path) -> Path:
 
 
 def run_demo(directory: Path, echo: Callable[[str], None] = print,
-             on_problem: Callable[[object], None] | None = None) -> dict:
+             on_problem: Callable[[object], None] | None = None, pdf: bool = False) -> dict:
     from alliance_digest import workspace
     from alliance_digest.profile import PROFILE_NAME, load_profile
 
@@ -84,4 +84,14 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print,
         path = home / f"issue-{issue.volume}-{issue.number}.{fmt}"
         path.write_text(render(data, fmt), "utf-8")
         out[fmt] = path
+    if pdf:
+        from alliance_digest.render.pdf import PdfUnavailable, render_pdf
+
+        try:  # the sample's image hosts are fictional: the PDF keeps the credit line only
+            document, _ = render_pdf(data, load_image=None)
+        except PdfUnavailable as exc:
+            echo(f"no PDF: {exc}")
+        else:
+            out["pdf"] = home / f"issue-{issue.volume}-{issue.number}.pdf"
+            out["pdf"].write_bytes(document)
     return out

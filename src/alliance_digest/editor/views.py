@@ -583,11 +583,29 @@ def preview_parts(issue: Issue, profile, kind: str) -> tuple[str, str]:
 @editor_required
 def preview(request, volume: int, number: int, kind: str):
     issue = _issue(volume, number)
-    if kind not in ("web", "email", "text"):
+    if kind not in ("web", "email", "text", "pdf"):
         raise Http404("no such preview")
+    if kind == "pdf":
+        return _pdf_preview(issue, _profile())
     content_type, body = preview_parts(issue, _profile(), kind)
     response = HttpResponse(body, content_type=content_type)
     response["Content-Security-Policy"] = PREVIEW_CSP
+    return response
+
+
+def _pdf_preview(issue: Issue, profile) -> HttpResponse:
+    """The PDF edition as it would be rendered now (its lead image read within the PDF's time limit)."""
+    from alliance_digest import delivery
+    from alliance_digest.render.pdf import PdfUnavailable, lead_image_loader, render_pdf
+
+    try:
+        pdf, notes = render_pdf(delivery.content_of(issue, profile), lead_image_loader(profile))
+    except PdfUnavailable as exc:
+        return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="issue-{issue.volume}-{issue.number}.pdf"'
+    if notes:
+        response["X-Digest-Notes"] = "; ".join(notes).encode("ascii", "replace").decode()[:500]
     return response
 
 

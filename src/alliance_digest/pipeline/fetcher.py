@@ -66,7 +66,7 @@ class FetchPolicy:
 @dataclass
 class FetchRequest:
     url: str
-    kind: str = "feed"  # "feed" or "page" (robots.txt applies to pages)
+    kind: str = "feed"  # "feed", "page" (robots.txt applies to pages) or "image"
     etag: str = ""  # validators from the previous success: sent as If-None-Match
     last_modified: str = ""  # ... and If-Modified-Since
     key: object = None  # the caller's handle (e.g. a Source id), returned untouched
@@ -120,6 +120,7 @@ PERMANENT_REDIRECTS = (301, 308)
 ACCEPT = {
     "feed": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
     "page": "text/html, application/xhtml+xml;q=0.9, */*;q=0.8",
+    "image": "image/png, image/jpeg, image/webp, image/gif, image/*;q=0.5",
 }
 
 
@@ -560,7 +561,7 @@ class Fetcher:
         return parsed
 
     async def _fetch(self, request: FetchRequest, result: FetchResult) -> None:
-        policy, noun = self.policy, ("page" if request.kind == "page" else "feed")
+        policy, noun = self.policy, (request.kind if request.kind in ("page", "image") else "feed")
         url = result.url
         seen = {url}
         permanent = True
