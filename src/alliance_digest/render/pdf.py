@@ -6,7 +6,8 @@ links stay clickable in the PDF. Rendering never touches the network by
 itself: WeasyPrint gets a URL fetcher that serves only the lead image, read
 beforehand by the caller (through the polite fetcher, with its address-safety
 checks and size limits; see :func:`lead_image_loader`), and refuses anything
-else. A lead image that cannot be read leaves its credit line in place.
+else. A lead image that cannot be read is left out with its credit line, and
+the notes say why.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def render_pdf(data: dict, load_image: ImageLoader | None = None) -> tuple[bytes
                 return weasyprint.urls.URLFetcherResponse(url, image[0], {"Content-Type": image[1]})
             raise _Refused(f"not fetched while rendering: {url}")  # WeasyPrint skips the resource
 
+    if image is None and image_url:  # no gray box where the picture should be, nor a credit for it
+        data = {**data, "image": {**data["image"], "url": ""}}
     html = render(data, "html")
     logger = logging.getLogger("weasyprint")
     previous, logger.disabled = logger.disabled, True  # refused resources are expected, not news
