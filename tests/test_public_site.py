@@ -324,3 +324,28 @@ def test_browsers_asking_for_a_favicon_get_one_not_a_404(site):
     assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
     assert response.content.startswith(b"<svg") and "max-age" in response["Cache-Control"]
     assert client().post("/favicon.ico").status_code == 405
+
+
+def test_published_issues_have_a_pdf_edition_made_once(site):
+    import io
+
+    from pypdf import PdfReader
+
+    home, profile = site
+    assert client().get("/issues/1-1.pdf").status_code == 404  # a draft has no public PDF either
+    approve_and_publish(profile)
+    page = client().get("/issues/1-1/").content.decode()
+    assert 'href="/issues/1-1.pdf"' in page
+    first = client().get("/issues/1-1.pdf")
+    assert first.status_code == 200 and first["Content-Type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(first.content)).pages)
+    frozen = issue().frozen
+    assert all(story["headline"] in text for story in frozen["stories"])
+    # the sample's image host is fictional: kept without the image, to be remade later
+    (kept,) = (home / "cache" / "pdf").iterdir()
+    assert kept.name.startswith("issue-1-1-") and kept.name.endswith(".no-image.pdf")
+    stamp = kept.stat().st_mtime_ns
+    again = client().get("/issues/1-1.pdf")
+    assert again.content == first.content and kept.stat().st_mtime_ns == stamp  # served from the file
+    assert client().get("/issues/1-1.pdf", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    assert client().get("/issues/9-9.pdf").status_code == 404

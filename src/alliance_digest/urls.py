@@ -16,6 +16,7 @@ urlpatterns = [
     path("", public.archive, name="home"),
     path("issues/", public.archive, name="archive"),
     path("issues/<int:volume>-<int:number>/", public.issue_page, name="issue"),
+    path("issues/<int:volume>-<int:number>.pdf", public.issue_pdf, name="issue-pdf"),
     path("feed.atom", public.feed, name="feed"),
     path("favicon.ico", public.favicon, name="favicon"),
     path("editor/", include(editor_urls)),

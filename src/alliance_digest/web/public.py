@@ -1,4 +1,5 @@
-"""The public archive: ``/`` and ``issues/``, ``issues/<V>-<N>/`` permalinks and ``feed.atom``.
+"""The public archive: ``/`` and ``issues/``, ``issues/<V>-<N>/`` permalinks (and their PDF
+edition, ``issues/<V>-<N>.pdf``) and ``feed.atom``.
 
 - Only published issues are public, and only their frozen content (what was
   approved and sent), never the live draft. Anything else is a 404 that
@@ -159,8 +160,67 @@ def issue_page(request, volume: int, number: int):
     page = _with_navigation(
         page, canonical=base + publishing.issue_path(issue.volume, issue.number),
         feed_url=base + reverse("feed"), feed_title=profile.title,
-        links={"All issues": reverse("archive"), "Subscribe": reverse("subscribe"), "Atom feed": reverse("feed")})
+        links={"All issues": reverse("archive"), "Subscribe": reverse("subscribe"), "Atom feed": reverse("feed"),
+               "PDF": reverse("issue-pdf", args=[issue.volume, issue.number])})
     return _headers(HttpResponse(page, content_type="text/html; charset=utf-8"))
+
+
+# ---------------------------------------------------------------------- pdf ---
+
+PDF_RETRY_IMAGE_AFTER = 3600  # seconds: a PDF made without its lead image is remade after this
+
+
+def _pdf_etag(request, volume: int, number: int) -> str | None:
+    issue = _published(request, volume, number)
+    return _fingerprint(request, "pdf", issue.frozen, issue.published_at) if issue else None
+
+
+def published_pdf(profile, issue: Issue) -> bytes:
+    """The PDF edition of a published issue, made once and kept in the workspace (``cache/pdf/``).
+
+    Published content is frozen, so one file per content serves every reader;
+    a PDF made while the lead image could not be read is remade an hour later.
+    """
+    import os
+    import time
+
+    from alliance_digest.render.pdf import lead_image_loader, render_pdf
+
+    digest = hashlib.sha256(json.dumps(issue.frozen, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    folder = profile.base_dir / "cache" / "pdf"
+    whole = folder / f"issue-{issue.volume}-{issue.number}-{digest}.pdf"
+    partial = whole.with_suffix(".no-image.pdf")
+    if whole.exists():
+        return whole.read_bytes()
+    if partial.exists() and time.time() - partial.stat().st_mtime < PDF_RETRY_IMAGE_AFTER:
+        return partial.read_bytes()
+    pdf, notes = render_pdf(publishing.public_content(issue), lead_image_loader(profile))
+    folder.mkdir(parents=True, exist_ok=True)
+    target = partial if notes else whole
+    scratch = target.with_suffix(f".{os.getpid()}.tmp")
+    scratch.write_bytes(pdf)
+    os.replace(scratch, target)  # readers never see half a file
+    if not notes:
+        partial.unlink(missing_ok=True)
+    return pdf
+
+
+@require_safe
+@condition(etag_func=_pdf_etag, last_modified_func=_issue_modified)
+def issue_pdf(request, volume: int, number: int):
+    from alliance_digest.render.pdf import PdfUnavailable
+
+    issue = _published(request, volume, number)
+    if issue is None:
+        return _not_found(request)
+    try:
+        pdf = published_pdf(current_profile(), issue)
+    except PdfUnavailable:
+        return HttpResponse("The PDF edition is not available on this server.", status=503,
+                            content_type="text/plain; charset=utf-8")
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="issue-{issue.volume}-{issue.number}.pdf"'
+    return _headers(response)
 
 
 # --------------------------------------------------------------------- feed ---
