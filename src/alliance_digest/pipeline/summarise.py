@@ -83,7 +83,7 @@ prime secretary chief official officials leader leaders drill drills exercise ex
 
 
 _TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
-_PIECE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|[^A-Za-z]+")
+_PIECE = re.compile(_TOKEN.pattern + r"|[^A-Za-z]+")  # words and what lies between them
 CASING_TEXT_CHARS = 2000  # enough running text per article to learn how it writes a word
 
 
