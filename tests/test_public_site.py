@@ -131,7 +131,8 @@ def test_cli_publish_refuses_a_draft_with_one_line_then_publishes(site, cli):
     assert cli(home, "approve", "1.1").exit_code == 0
     done = cli(home, "publish", "latest")
     assert done.exit_code == 0, done.output
-    assert done.output.strip() == f"published issue 1.1: {SITE}/issues/1-1/"
+    assert done.stdout.strip() == f"published issue 1.1: {SITE}/issues/1-1/"
+    assert [p.name.startswith("issue-1-1-") for p in (home / "cache" / "pdf").iterdir()] == [True]  # made now
     again = cli(home, "publish", "1.1")
     assert again.exit_code == 1 and len(again.output.strip().splitlines()) == 1
     assert "already published" in again.output

@@ -596,7 +596,10 @@ def bounces_process(obj: Context, path: Path) -> None:
 @click.argument("issue")
 @click.pass_obj
 def publish(obj: Context, issue: str) -> None:
-    """Publish ISSUE (V.N or latest): put its approved content on the public archive and Atom feed."""
+    """Publish ISSUE (V.N or latest): put its approved content on the public archive and Atom feed.
+
+    Its PDF edition (/issues/V-N.pdf) is made at once, so the first reader does not wait for it.
+    """
     _, profile = obj.open()
     from alliance_digest import publishing, services
 
@@ -606,6 +609,12 @@ def publish(obj: Context, issue: str) -> None:
     except (services.ServiceError, publishing.PublishError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"published issue {found.key}: {publishing.permalink(profile, found)}")
+    from alliance_digest.render.pdf import PdfUnavailable
+
+    try:  # made now, so that the first reader does not wait for it
+        publishing.pdf_edition(profile, found)
+    except PdfUnavailable as exc:
+        click.echo(f"note: no PDF edition: {exc}", err=True)
 
 
 @cli.command()

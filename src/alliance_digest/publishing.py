@@ -8,6 +8,10 @@ The public pages themselves are in :mod:`alliance_digest.web.public`.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import os
+import time
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -69,3 +73,33 @@ def site_root(profile: Profile) -> str:
 def permalink(profile: Profile, issue: Issue) -> str:
     """The issue's absolute public address, from ``profile.site_url``."""
     return site_root(profile) + issue_path(issue.volume, issue.number)
+
+
+PDF_RETRY_IMAGE_AFTER = 3600  # seconds: a PDF made without its lead image is remade after this
+
+
+def pdf_edition(profile: Profile, issue: Issue) -> bytes:
+    """The PDF edition of a published issue, made once and kept in the workspace (``cache/pdf/``).
+
+    Published content is frozen, so one file per content serves every reader;
+    a PDF made while the lead image could not be read is remade an hour later.
+    """
+    from alliance_digest.render.pdf import lead_image_loader, render_pdf
+
+    digest = hashlib.sha256(json.dumps(issue.frozen, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    folder = profile.base_dir / "cache" / "pdf"
+    whole = folder / f"issue-{issue.volume}-{issue.number}-{digest}.pdf"
+    partial = whole.with_suffix(".no-image.pdf")
+    if whole.exists():
+        return whole.read_bytes()
+    if partial.exists() and time.time() - partial.stat().st_mtime < PDF_RETRY_IMAGE_AFTER:
+        return partial.read_bytes()
+    pdf, notes = render_pdf(public_content(issue), lead_image_loader(profile))
+    folder.mkdir(parents=True, exist_ok=True)
+    target = partial if notes else whole
+    scratch = target.with_suffix(f".{os.getpid()}.tmp")
+    scratch.write_bytes(pdf)
+    os.replace(scratch, target)  # readers never see half a file
+    if not notes:
+        partial.unlink(missing_ok=True)
+    return pdf

@@ -167,42 +167,9 @@ def issue_page(request, volume: int, number: int):
 
 # ---------------------------------------------------------------------- pdf ---
 
-PDF_RETRY_IMAGE_AFTER = 3600  # seconds: a PDF made without its lead image is remade after this
-
-
 def _pdf_etag(request, volume: int, number: int) -> str | None:
     issue = _published(request, volume, number)
     return _fingerprint(request, "pdf", issue.frozen, issue.published_at) if issue else None
-
-
-def published_pdf(profile, issue: Issue) -> bytes:
-    """The PDF edition of a published issue, made once and kept in the workspace (``cache/pdf/``).
-
-    Published content is frozen, so one file per content serves every reader;
-    a PDF made while the lead image could not be read is remade an hour later.
-    """
-    import os
-    import time
-
-    from alliance_digest.render.pdf import lead_image_loader, render_pdf
-
-    digest = hashlib.sha256(json.dumps(issue.frozen, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    folder = profile.base_dir / "cache" / "pdf"
-    whole = folder / f"issue-{issue.volume}-{issue.number}-{digest}.pdf"
-    partial = whole.with_suffix(".no-image.pdf")
-    if whole.exists():
-        return whole.read_bytes()
-    if partial.exists() and time.time() - partial.stat().st_mtime < PDF_RETRY_IMAGE_AFTER:
-        return partial.read_bytes()
-    pdf, notes = render_pdf(publishing.public_content(issue), lead_image_loader(profile))
-    folder.mkdir(parents=True, exist_ok=True)
-    target = partial if notes else whole
-    scratch = target.with_suffix(f".{os.getpid()}.tmp")
-    scratch.write_bytes(pdf)
-    os.replace(scratch, target)  # readers never see half a file
-    if not notes:
-        partial.unlink(missing_ok=True)
-    return pdf
 
 
 @require_safe
@@ -214,7 +181,7 @@ def issue_pdf(request, volume: int, number: int):
     if issue is None:
         return _not_found(request)
     try:
-        pdf = published_pdf(current_profile(), issue)
+        pdf = publishing.pdf_edition(current_profile(), issue)
     except PdfUnavailable:
         return HttpResponse("The PDF edition is not available on this server.", status=503,
                             content_type="text/plain; charset=utf-8")
