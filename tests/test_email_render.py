@@ -214,3 +214,13 @@ def test_screenshots_do_not_overflow(email):
     for name, result in results.items():
         assert result["path"].stat().st_size > 10_000, name
         assert not result["overflow"], f"{name}: scrollWidth {result['scroll_width']} > {result['width']}"
+
+
+def test_a_permalink_brings_the_pdf_edition_beside_it(sample):
+    data, profile = sample
+    permalink = "https://digest.example.org/issues/1-1/"
+    parts = _build(data, profile, unsubscribe_url=UNSUBSCRIBE, web_url=permalink)
+    hrefs = [a.get("href") for a in _doc(parts.html).iter("a")]
+    assert permalink in hrefs and "https://digest.example.org/issues/1-1.pdf" in hrefs
+    assert parts.text.startswith(f"View in your browser: {permalink}\n"
+                                 "PDF edition: https://digest.example.org/issues/1-1.pdf\n\n")

@@ -107,7 +107,7 @@ def build_email(data: dict, profile, unsubscribe_url: str | None = None,
 
     ``unsubscribe_url``: the recipient's own link, shown in both parts; None
     for a test send, which says so instead. ``web_url``: the issue on the
-    web ("View in your browser"), optional. Either, when given, must be an
+    web ("View in your browser", and its PDF edition beside it), optional. Either, when given, must be an
     absolute http(s) or mailto URL (``ValueError`` otherwise).
     """
     checked = {}
@@ -124,6 +124,8 @@ def build_email(data: dict, profile, unsubscribe_url: str | None = None,
         preheader=preheader,
         unsubscribe_url=checked["unsubscribe_url"],
         web_url=checked["web_url"],
+        # the permalink /issues/V-N/ has its PDF edition at /issues/V-N.pdf
+        pdf_url=checked["web_url"][:-1] + ".pdf" if (checked["web_url"] or "").endswith("/") else None,
         image_src=absolute_url(image.get("url")),
         image_alt=image.get("alt") or (f"Image: {image['credit']}" if image.get("credit") else "Lead image"),
         image_width=int(image.get("width") or IMAGE_WIDTH),
