@@ -648,6 +648,47 @@ def test_editing_in_a_browser(served):
                                                                          "approve", "publish"}
 
 
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+
+
+def test_pages_pass_the_axe_accessibility_rules(served):
+    """axe-core's WCAG rules on the editors' pages (sign-in, dashboard, draft with its forms open)
+    and the public ones (archive, subscribe, not found): no violation of any impact."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    script = AXE.read_text("utf-8")
+    run_axe = ("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+               ".map(v => `${v.impact} ${v.id}: ${v.help} (${v.nodes[0].html.slice(0, 120)})`)")
+    found: dict[str, list[str]] = {}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, bypass_csp=True)  # to inject axe
+
+            def check(path: str, prepare=None) -> None:
+                _goto(page, served + path)
+                if prepare:
+                    prepare()
+                page.add_script_tag(content=script)
+                found[path] = page.evaluate(run_axe)
+
+            for path in ("/accounts/login/", "/", "/subscribe/", "/issues/9-9/"):
+                check(path)
+            _goto(page, served + "/accounts/login/")
+            page.fill("#id_username", "ed")
+            page.fill("#id_password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(served + "/editor/")
+            check("/editor/")
+            check(ISSUE, lambda: page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)"))
+        finally:
+            browser.close()
+    assert len(found) == 6 and all(v == [] for v in found.values()), found
+
+
 def test_the_lead_image_follows_the_top_story(client):
     from alliance_digest.db.models import Issue
 
