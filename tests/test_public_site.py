@@ -132,7 +132,7 @@ def test_cli_publish_refuses_a_draft_with_one_line_then_publishes(site, cli):
     done = cli(home, "publish", "latest")
     assert done.exit_code == 0, done.output
     assert done.stdout.strip() == f"published issue 1.1: {SITE}/issues/1-1/"
-    assert [p.name.startswith("issue-1-1-") for p in (home / "cache" / "pdf").iterdir()] == [True]  # made now
+    assert [p.name.startswith("issue-1-1-") for p in (home / "cache" / "pdf").glob("*.pdf")] == [True]  # made now
     again = cli(home, "publish", "1.1")
     assert again.exit_code == 1 and len(again.output.strip().splitlines()) == 1
     assert "already published" in again.output
@@ -343,10 +343,32 @@ def test_published_issues_have_a_pdf_edition_made_once(site):
     frozen = issue().frozen
     assert all(story["headline"] in text for story in frozen["stories"])
     # the sample's image host is fictional: kept without the image, to be remade later
-    (kept,) = (home / "cache" / "pdf").iterdir()
+    (kept,) = (home / "cache" / "pdf").glob("*.pdf")
     assert kept.name.startswith("issue-1-1-") and kept.name.endswith(".no-image.pdf")
     stamp = kept.stat().st_mtime_ns
     again = client().get("/issues/1-1.pdf")
     assert again.content == first.content and kept.stat().st_mtime_ns == stamp  # served from the file
     assert client().get("/issues/1-1.pdf", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
     assert client().get("/issues/9-9.pdf").status_code == 404
+
+
+def test_readers_arriving_together_wait_for_one_pdf_rendering(site, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from alliance_digest import publishing
+    from alliance_digest.render import pdf as pdf_module
+
+    home, profile = site
+    approve_and_publish(profile)
+    published = issue()
+    made = []
+    real = pdf_module.render_pdf
+
+    def counted(data, load_image=None):
+        made.append(1)
+        return real(data, None)  # no image fetch: quick and offline
+
+    monkeypatch.setattr(pdf_module, "render_pdf", counted)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: publishing.pdf_edition(profile, published), range(4)))
+    assert len(made) == 1 and len(set(results)) == 1 and results[0].startswith(b"%PDF-")

@@ -8,6 +8,7 @@ The public pages themselves are in :mod:`alliance_digest.web.public`.
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import json
 import os
@@ -82,7 +83,9 @@ def pdf_edition(profile: Profile, issue: Issue) -> bytes:
     """The PDF edition of a published issue, made once and kept in the workspace (``cache/pdf/``).
 
     Published content is frozen, so one file per content serves every reader;
-    a PDF made while the lead image could not be read is remade an hour later.
+    readers who ask at the same moment (the email links it) wait for one
+    rendering instead of each making their own. A PDF made while the lead
+    image could not be read is remade an hour later.
     """
     from alliance_digest.render.pdf import lead_image_loader, render_pdf
 
@@ -90,16 +93,28 @@ def pdf_edition(profile: Profile, issue: Issue) -> bytes:
     folder = profile.base_dir / "cache" / "pdf"
     whole = folder / f"issue-{issue.volume}-{issue.number}-{digest}.pdf"
     partial = whole.with_suffix(".no-image.pdf")
-    if whole.exists():
-        return whole.read_bytes()
-    if partial.exists() and time.time() - partial.stat().st_mtime < PDF_RETRY_IMAGE_AFTER:
-        return partial.read_bytes()
-    pdf, notes = render_pdf(public_content(issue), lead_image_loader(profile))
+
+    def kept() -> bytes | None:
+        if whole.exists():
+            return whole.read_bytes()
+        if partial.exists() and time.time() - partial.stat().st_mtime < PDF_RETRY_IMAGE_AFTER:
+            return partial.read_bytes()
+        return None
+
+    found = kept()
+    if found is not None:
+        return found
     folder.mkdir(parents=True, exist_ok=True)
-    target = partial if notes else whole
-    scratch = target.with_suffix(f".{os.getpid()}.tmp")
-    scratch.write_bytes(pdf)
-    os.replace(scratch, target)  # readers never see half a file
-    if not notes:
-        partial.unlink(missing_ok=True)
-    return pdf
+    with open(whole.with_suffix(".lock"), "a") as lock:  # readers who arrive together: one makes it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = kept()  # made by another process while this one waited
+        if found is not None:
+            return found
+        pdf, notes = render_pdf(public_content(issue), lead_image_loader(profile))
+        target = partial if notes else whole
+        scratch = target.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_bytes(pdf)
+        os.replace(scratch, target)  # readers never see half a file
+        if not notes:
+            partial.unlink(missing_ok=True)
+        return pdf
