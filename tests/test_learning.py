@@ -263,3 +263,123 @@ def test_after_learning_stored_articles_are_rescored_with_the_model(home, cli, t
     assert services.refresh_relevance(profile, window) == len(ARTICLES)
     assert {a.url: a.relevance for a in Article.objects.all()} == before
     assert "no learned model" in cli(home, "learn", "--forget").output
+
+
+# ---- learning from the editors' own decisions (stored by the web app) -------------------------------
+
+@pytest.fixture
+def decided(tmp_path):
+    """The demo workspace after an editor's work on issue 1.1: three stories dropped, one of them
+    included again, two candidates included, then approved."""
+    from alliance_digest.demo import run_demo
+
+    home = tmp_path / "demo"
+    run_demo(home, echo=lambda m: None)
+    from django.contrib.auth.models import User  # Django only after the workspace is set up
+
+    from alliance_digest.db.models import Issue
+    from alliance_digest.editor import actions
+    from alliance_digest.profile import load_profile
+
+    profile = load_profile(home / "digest.toml")
+    user = User.objects.create_user("ed", password="mauve-harbour-lantern-42", is_staff=True)
+    issue = Issue.objects.get(volume=1, number=1)
+    selected = list(issue.stories.filter(selected=True).order_by("position"))
+    candidates = list(issue.stories.filter(selected=False).order_by("position"))
+    urls = {story.pk: actions._article_urls(story) for story in selected + candidates}
+    dropped = selected[2:]
+    for story in dropped:
+        actions.drop(issue, story.pk, user)
+    actions.include(issue, dropped[0].pk, user)  # changed their mind: the latest decision counts
+    for story in candidates[:2]:
+        actions.include(issue, story.pk, user)
+    actions.approve(profile, issue, user)
+    kept = [s.pk for s in selected[:3] + candidates[:2]]
+    return home, profile, {
+        "kept": [u for pk in kept for u in urls[pk]],
+        "dropped": [u for s in dropped[1:] for u in urls[s.pk]],
+        "untouched": [u for s in candidates[2:] for u in urls[s.pk]],
+    }
+
+
+def test_digest_learn_learns_from_the_editors_includes_drops_and_approvals(decided, cli, tmp_path):
+    from alliance_digest import services
+    from alliance_digest.db.models import Article
+    from alliance_digest.pipeline.compose import Window
+
+    home, profile, urls = decided
+    assert urls["kept"] and len(urls["dropped"]) >= 3 and urls["untouched"]
+    window = Window(date(2020, 1, 1), date(2030, 1, 1))
+    services.refresh_relevance(profile, window)
+    before = {a.canonical_url: a.relevance for a in Article.objects.all()}
+
+    result = cli(home, "learn")
+    negatives = len(urls["dropped"])
+    assert result.exit_code == 0, result.output + result.stderr
+    kept = len(set(urls["kept"]))
+    assert (f"{kept} core, 0 related, {negatives} not for the digest" in result.stdout)
+    assert f"{kept + len(urls['dropped'])} article(s) labelled by the editors' decisions in 1 issue(s)" \
+        in result.stdout
+    model = json.loads(services.model_path(profile).read_text("utf-8"))
+    assert model["counts"]["positive"] == kept and model["counts"]["negative"] == negatives
+
+    # the model is used: what the editors kept now scores above what they dropped, by more than before
+    services.refresh_relevance(profile, window)
+    after = {a.canonical_url: a.relevance for a in Article.objects.all()}
+    mean = lambda scores, group: sum(scores[u] for u in group) / len(group)  # noqa: E731
+    gap_before = mean(before, urls["kept"]) - mean(before, urls["dropped"])
+    gap_after = mean(after, urls["kept"]) - mean(after, urls["dropped"])
+    assert gap_after > gap_before
+    assert all("model" in a.relevance_explanation for a in Article.objects.all())
+
+    # (the counts above show that candidates the editors never touched taught nothing)
+    # --no-decisions leaves the decisions out: with no file there is nothing to learn from
+    refused = cli(home, "learn", "--no-decisions")
+    assert refused.exit_code != 0 and "nothing to learn from: give a LABELS.jsonl file" in refused.stderr
+
+
+def test_a_labels_file_overrides_the_editors_decisions(decided, cli, tmp_path):
+    from alliance_digest import services
+
+    home, profile, urls = decided
+    others = [f"https://elsewhere.example/{k}" for k in range(3)]
+    lines = [json.dumps({"url": urls["dropped"][0], "label": 1})] + [
+        json.dumps({"url": u, "label": 0, "title": f"Village fair number {k}", "summary": "Cakes and games."})
+        for k, u in enumerate(others)]
+    result = cli(home, "learn", write(tmp_path / "labels.jsonl", "\n".join(lines) + "\n"))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "1 of them labelled again by the file (its label used)" in result.stdout
+    assert f"{len(set(urls['kept']))} core, 1 related," in result.stdout
+    assert json.loads(services.model_path(profile).read_text("utf-8"))["counts"]["related"] == 1
+
+
+def test_the_dashboard_says_what_the_model_learned_and_what_it_has_not_seen(decided, cli):
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    home, profile, urls = decided
+
+    def dashboard() -> str:
+        client = Client()
+        assert client.login(username="ed", password="mauve-harbour-lantern-42")
+        with override_settings(ALLOWED_HOSTS=["testserver"]):
+            page = client.get("/editor/").content.decode()
+        return " ".join(page.split("<h2 id=\"learning\">")[1].split("<h2")[0].split())
+
+    # three drops, three includes and five approvals so far
+    assert "rules alone (no model learned yet)" in dashboard()
+    assert "11 include, drop or approve decisions stored: run <code>digest learn</code>" in dashboard()
+    assert cli(home, "learn").exit_code == 0
+    kept, dropped = len(set(urls["kept"])), len(urls["dropped"])
+    section = dashboard()
+    assert f"from {kept + dropped} labelled articles ({kept + dropped} of them labelled by your decisions)" in section
+    assert "since then" not in section
+
+    # a damaged model: one line from the command line, a plain explanation on the dashboard
+    from alliance_digest import services
+
+    services.model_path(profile).write_text('{"format": ', "utf-8")
+    result = cli(home, "draft", "--start", "2026-10-27", "--end", "2026-11-09")
+    assert result.exit_code == 1 and "relevance_model.json cannot be read" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert "The learned model cannot be read" in dashboard() and "digest learn --forget" in dashboard()

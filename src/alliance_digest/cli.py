@@ -44,7 +44,19 @@ def _error(message: str) -> None:
     click.echo(f"error: {message}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Errors any command can meet (a damaged learned model) end in one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from alliance_digest.pipeline.learned import ModelUnreadable
+
+        try:
+            return super().invoke(ctx)
+        except ModelUnreadable as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", envvar="DIGEST_HOME", metavar="DIR",
               help="Workspace directory (default: $DIGEST_HOME, else the current directory).")
 @click.version_option(__version__, prog_name="digest")
@@ -302,17 +314,24 @@ def manage(obj: Context, args: tuple[str, ...]) -> None:
 @click.argument("labels", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--forget", is_flag=True, help="Delete the learned model: score with the profile's rules alone.")
 @click.option("--top", type=int, default=10, show_default=True, help="How many of the strongest words to show.")
+@click.option("--decisions/--no-decisions", default=True, show_default=True,
+              help="Also learn from the editors' decisions stored by the web app.")
 @click.pass_obj
-def learn(obj: Context, labels: Path | None, forget: bool, top: int) -> None:
-    """Train the relevance model from LABELS, a JSONL of editors' labels.
+def learn(obj: Context, labels: Path | None, forget: bool, top: int, decisions: bool) -> None:
+    """Train the relevance model from the editors' decisions and/or LABELS.
 
-    One object a line: {"url": ..., "label": 0|1|2} (0 not for the digest,
+    The web app keeps every include, drop and approval: the articles of a
+    story an editor included or approved count as core (2), those of a
+    dropped story as not for the digest (0); for one URL the latest
+    decision counts. LABELS, a JSONL file, adds labels or overrides those:
+    one object a line, {"url": ..., "label": 0|1|2} (0 not for the digest,
     1 related, 2 core). URLs are matched to stored articles; an item not in
     the store may bring its own "title" and "text" or "summary". Bad lines
-    are reported and skipped. The model (relevance_model.json, in the
-    workspace) is then used with the rules: stored articles are re-scored
-    when next drafted, and each score's explanation gains a "model" part
-    (the probability and the words that moved it).
+    are reported and skipped. Training starts afresh from all labels each
+    time. The model (relevance_model.json, in the workspace) is then used
+    with the rules: stored articles are re-scored when next drafted, and
+    each score's explanation gains a "model" part (the probability and the
+    words that moved it).
     """
     _, profile = obj.open()
     from alliance_digest import learning
@@ -324,10 +343,8 @@ def learn(obj: Context, labels: Path | None, forget: bool, top: int) -> None:
         click.echo("learned model deleted: scoring with the profile's rules alone" if removed
                    else "no learned model to delete")
         return
-    if labels is None:
-        raise click.UsageError("give a LABELS.jsonl file (or --forget)")
     try:
-        report = learning.learn_from_file(profile, labels)
+        report = learning.learn(profile, labels, decisions=decisions)
     except learning.LearnError as exc:
         for problem in (exc.report.problems if exc.report else []):
             _error(str(problem))

@@ -10,6 +10,17 @@ looked up among the stored articles by its canonical form; an item the store
 does not hold can bring its own ``title`` and ``text`` (or ``summary``).
 A bad line is reported with its number and skipped; the rest is used.
 
+The editors' own decisions, which the web app stores as they work
+(:class:`~alliance_digest.db.models.EditorDecision`), are labels too, the
+way Paperless-ngx learns from its users' corrections: the articles of a
+story an editor included, or that stood in an issue when it was approved,
+are for the digest (label 2); those of a story an editor dropped are not
+(label 0). For one URL the latest decision counts, and a line of the labels
+file overrides any decision (it is the more deliberate statement). Stories
+left among the candidates teach nothing: not chosen is not irrelevant.
+Training always starts again from every label there is, so the model is
+the same whoever runs it, and however often.
+
 The model (:mod:`alliance_digest.pipeline.learned`) is written atomically to
 ``services.model_path(profile)``; since ``services.topic_version`` hashes that
 file, stored articles are re-scored the next time a window is drafted.
@@ -23,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alliance_digest import services
-from alliance_digest.db.models import Article
-from alliance_digest.pipeline.learned import Example, RelevanceModel
+from alliance_digest.db.models import Article, EditorDecision
+from alliance_digest.pipeline.learned import Example, ModelUnreadable, RelevanceModel
 from alliance_digest.pipeline.records import Problem
 from alliance_digest.pipeline.relevance import RelevanceScorer
 from alliance_digest.pipeline.text import html_to_text
@@ -33,7 +44,11 @@ from alliance_digest.profile import Profile
 
 MIN_PER_CLASS = 3  # examples needed both for the digest (label 1-2) and not (label 0)
 LABELS = {0: "not for the digest", 1: "related", 2: "core"}
+# what each editor decision says about its story's articles (reordering says nothing about relevance)
+DECIDED = {EditorDecision.Decision.INCLUDED: 2, EditorDecision.Decision.APPROVED: 2,
+           EditorDecision.Decision.DROPPED: 0}
 BATCH = 500
+_DECIDED = {}  # the "line" of a label that came from the editors' decisions (compared by identity)
 
 
 class LearnError(Exception):
@@ -54,6 +69,11 @@ class LearnReport:
     negatives: int = 0  # label 0
     core: int = 0
     related: int = 0
+    decided: int = 0  # URLs labelled by the editors' decisions (before the file's lines override some)
+    from_decisions: int = 0  # examples trained on that the decisions labelled
+    last_decision: int = 0  # id of the latest decision read (the dashboard counts the ones after it)
+    decided_issues: int = 0  # issues those decisions were made in
+    overridden: int = 0  # decided URLs the labels file labels too (the file's label is used)
     problems: list[Problem] = field(default_factory=list)
     path: Path | None = None
     model: RelevanceModel | None = None
@@ -61,6 +81,11 @@ class LearnReport:
     def summary(self) -> str:
         parts = [f"learned from {self.used} example(s): {self.core} core, {self.related} related, "
                  f"{self.negatives} not for the digest ({self.from_store} stored article(s))"]
+        if self.decided:
+            parts.append(f"{self.decided} article(s) labelled by the editors' decisions in "
+                         f"{self.decided_issues} issue(s)")
+        if self.overridden:
+            parts.append(f"{self.overridden} of them labelled again by the file (its label used)")
         if self.unknown:
             parts.append(f"{self.unknown} unknown URL(s) skipped")
         if self.bad:
@@ -125,6 +150,23 @@ def read_labels(path: Path, report: LearnReport) -> dict[str, tuple[int, dict]]:
     return wanted
 
 
+def decision_labels(report: LearnReport) -> dict[str, tuple[int, dict]]:
+    """Canonical URL -> (label, {}) from the editors' decisions; for one URL the latest decision counts."""
+    wanted: dict[str, tuple[int, dict]] = {}
+    issues = set()
+    rows = (EditorDecision.objects.filter(decision__in=list(DECIDED)).order_by("at", "id")
+            .values_list("id", "decision", "article_urls", "issue_id"))
+    for pk, decision, urls, issue_id in rows:
+        report.last_decision = max(report.last_decision, pk)
+        for url in urls if isinstance(urls, list) else []:
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                wanted.pop(url, None)  # order of the latest decision: training order stays deterministic
+                wanted[url] = (DECIDED[decision], _DECIDED)
+                issues.add(issue_id)
+    report.decided, report.decided_issues = len(wanted), len(issues)
+    return wanted
+
+
 def examples_from(wanted: dict[str, tuple[int, dict]], report: LearnReport) -> list[Example]:
     """Labelled URLs -> examples: stored article text first, else the line's own title and text."""
     stored: dict[str, tuple[str, str]] = {}
@@ -147,6 +189,7 @@ def examples_from(wanted: dict[str, tuple[int, dict]], report: LearnReport) -> l
             report.unknown += 1
             continue
         examples.append(Example(title=title, text=body or "", label=label))
+        report.from_decisions += obj is _DECIDED
     return examples
 
 
@@ -161,8 +204,10 @@ def train(profile: Profile, examples: list[Example], report: LearnReport) -> Rel
         raise LearnError(
             f"too few examples to learn from: need at least {MIN_PER_CLASS} labelled 1 or 2 (for the digest) "
             f"and {MIN_PER_CLASS} labelled 0 (not for the digest); usable: {report.positives} and "
-            f"{report.negatives}")
+            f"{report.negatives}" + (" (the editors' decisions count a dropped story's articles as 0, an included "
+                                     "or approved one's as 2)" if report.decided else ""))
     model = RelevanceModel.train(examples, RelevanceScorer(profile.topic))
+    model.counts.update(from_decisions=report.from_decisions, last_decision=report.last_decision)
     path = services.model_path(profile)
     save_atomically(model, path)
     report.model, report.path = model, path
@@ -184,22 +229,59 @@ def save_atomically(model: RelevanceModel, path: Path) -> None:
         raise
 
 
-def learn_from_file(profile: Profile, path: Path) -> LearnReport:
-    """Train and save the workspace's model from a labels file (see the module doc).
+def learn(profile: Profile, path: Path | None = None, decisions: bool = True) -> LearnReport:
+    """Train and save the workspace's model from a labels file and/or the editors' decisions.
 
     Raises :class:`LearnError` when nothing could be trained; the report's
     ``problems`` then still lists the bad lines (``LearnError.report``).
     """
     report = LearnReport()
     try:
-        wanted = read_labels(path, report)
-        if not wanted:
-            raise LearnError(f"{Path(path).name} holds no usable labelled lines")
+        wanted = decision_labels(report) if decisions else {}
+        if path is not None:
+            from_file = read_labels(path, report)
+            if not from_file and not wanted:
+                raise LearnError(f"{Path(path).name} holds no usable labelled lines")
+            report.overridden = sum(1 for key in from_file if key in wanted)
+            for key in from_file:
+                wanted.pop(key, None)
+            wanted.update(from_file)
+        elif not wanted:
+            raise LearnError("nothing to learn from: give a LABELS.jsonl file, or let the editors include and "
+                             "drop stories in the web app first (no decision is stored yet)" if decisions else
+                             "nothing to learn from: give a LABELS.jsonl file")
         train(profile, examples_from(wanted, report), report)
     except LearnError as exc:
         exc.report = report
         raise
     return report
+
+
+def status(profile: Profile) -> dict:
+    """What the dashboard says about learning: the model in use, and the decisions it has not seen.
+
+    ``model``: False (the rules alone), True, or "unreadable"; ``created``,
+    ``examples``, ``from_decisions`` describe the model; ``new_decisions``
+    counts include, drop and approve decisions made after it was trained
+    (all of them when there is no model).
+    """
+    path = services.model_path(profile)
+    decisions = EditorDecision.objects.filter(decision__in=list(DECIDED))
+    if not path.is_file():
+        return {"model": False, "new_decisions": decisions.count()}
+    try:
+        model = RelevanceModel.load(path)
+    except ModelUnreadable as exc:
+        return {"model": "unreadable", "error": exc.reason, "new_decisions": decisions.count()}
+    counts = model.counts
+    return {"model": True, "created": model.created, "examples": counts.get("examples", 0),
+            "from_decisions": counts.get("from_decisions", 0),
+            "new_decisions": decisions.filter(id__gt=int(counts.get("last_decision") or 0)).count()}
+
+
+def learn_from_file(profile: Profile, path: Path) -> LearnReport:
+    """Train from a labels file alone (the editors' decisions left out)."""
+    return learn(profile, path, decisions=False)
 
 
 def forget(profile: Profile) -> bool:

@@ -146,7 +146,10 @@ def dashboard(request):
     recent = list(Issue.objects.order_by("-volume", "-number")[:12])
     for issue in recent:
         issue.label = profile.numbering.label(issue.volume, issue.number)
-    context = {"profile": profile, "draft": draft, "recent": recent, "sources": source_health()}
+    from alliance_digest import learning
+
+    context = {"profile": profile, "draft": draft, "recent": recent, "sources": source_health(),
+               "learning": learning.status(profile)}
     if draft is not None:
         context["draft_label"] = profile.numbering.label(draft.volume, draft.number)
         context["counts"] = _counts(draft, profile)

@@ -233,7 +233,22 @@ class RelevanceModel:
 
     @classmethod
     def load(cls, path: Path) -> "RelevanceModel":
-        return cls.from_dict(json.loads(Path(path).read_text("utf-8")))
+        """Read a saved model; anything else (a damaged or foreign file) is :class:`ModelUnreadable`."""
+        path = Path(path)
+        try:
+            return cls.from_dict(json.loads(path.read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            error = ModelUnreadable(f"the learned model {path} cannot be read ({reason}): run `digest learn` "
+                                    "again, or `digest learn --forget` to score with the rules alone")
+            error.reason = reason
+            raise error from None
+
+
+class ModelUnreadable(ValueError):
+    """The workspace's model file is damaged or not a model: scoring cannot follow what was learned."""
+
+    reason = ""
 
 
 def _rule_features(rule_score: float, entities: dict[str, int]) -> dict[str, float]:
