@@ -387,7 +387,7 @@ def test_approve_freezes_the_issue_and_edits_are_refused(client, editor):
     assert "approved with 5 stories" in page
 
 
-def test_publish_puts_an_approved_issue_on_the_archive_and_is_refused_for_a_draft(client, editor):
+def test_publish_puts_an_approved_issue_on_the_archive_and_is_refused_for_a_draft(client, editor, demo):
     from django.test import Client
 
     from alliance_digest.db.models import IssueEdit
@@ -419,6 +419,17 @@ def test_publish_puts_an_approved_issue_on_the_archive_and_is_refused_for_a_draf
     archive = public.get("/issues/")
     assert archive.status_code == 200 and "/issues/1-1/" in archive.content.decode()
     assert public.get("/issues/1-1/").status_code == 200
+
+    # the PDF edition was made in the background at publishing: the first reader is served that file
+    from alliance_digest import publishing
+
+    publishing.wait_for_pdf_editions()
+    made = sorted((demo / "cache" / "pdf").glob("issue-1-1-*.pdf"))
+    assert len(made) == 1, made
+    stamp = made[0].stat().st_mtime_ns
+    pdf = public.get("/issues/1-1.pdf")
+    assert pdf.status_code == 200 and pdf.content == made[0].read_bytes()
+    assert made[0].stat().st_mtime_ns == stamp
 
     again = snapshot()
     twice = client.post(url("publish"), follow=True)

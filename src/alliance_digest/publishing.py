@@ -11,7 +11,9 @@ import copy
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import threading
 import time
 from datetime import datetime
 
@@ -20,6 +22,10 @@ from django.utils import timezone
 
 from alliance_digest.db.models import Issue
 from alliance_digest.profile import Profile
+
+
+log = logging.getLogger(__name__)
+_warming: list[threading.Thread] = []  # PDF editions being made in the background (tests wait for them)
 
 
 class PublishError(Exception):
@@ -118,3 +124,41 @@ def pdf_edition(profile: Profile, issue: Issue) -> bytes:
         if not notes:
             partial.unlink(missing_ok=True)
         return pdf
+
+
+def warm_pdf_edition(profile: Profile, issue: Issue) -> threading.Thread:
+    """Make the PDF edition of a just-published issue in a background thread.
+
+    Publishing from the web app answers at once; without this the first
+    reader of ``/issues/V-N.pdf`` would wait for the lead image (up to 15 s)
+    and the rendering. The work needs only the frozen content and the
+    profile, not the request; a failure is logged and the first reader
+    makes the PDF instead, as before.
+    """
+    from django.db import connections
+
+    def make() -> None:
+        from alliance_digest.render.pdf import PdfUnavailable
+
+        try:
+            pdf_edition(profile, issue)
+        except PdfUnavailable as exc:
+            log.info("no PDF edition of issue %s: %s", issue.key, exc)
+        except Exception:  # a background thread has no one to tell but the log
+            log.exception("making the PDF edition of issue %s failed", issue.key)
+        finally:
+            connections.close_all()  # this thread's own connections, if it opened any
+
+    _warming[:] = [t for t in _warming if t.is_alive()]
+    thread = threading.Thread(target=make, name=f"pdf-{issue.key}", daemon=True)
+    _warming.append(thread)
+    thread.start()
+    return thread
+
+
+def wait_for_pdf_editions(timeout: float = 60.0) -> None:
+    """Wait for the PDF editions being made in the background (tests and a clean shutdown)."""
+    deadline = time.monotonic() + timeout
+    for thread in list(_warming):
+        thread.join(max(0.0, deadline - time.monotonic()))
+
