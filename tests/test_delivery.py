@@ -61,9 +61,15 @@ def test_send_delivers_each_active_subscriber_once_with_unsubscribe_headers(demo
         refused = cli(demo_home, "send", "1.1")
         assert refused.exit_code == 1 and "not approved" in refused.output and "digest approve 1.1" in refused.output
         assert cli(demo_home, "approve", "1.1").exit_code == 0
+        dry = cli(demo_home, "send", "1.1", "--dry-run")
+        assert "2 subscriber(s) would receive issue 1.1" in dry.output and "also publishes it" in dry.output
+        assert services.find_issue("1.1").status == "approved"  # a dry run changes nothing
         result = cli(demo_home, "send", "1.1")
         assert result.exit_code == 0, result.output
         assert "send finished: 2 sent now" in result.output
+        # the email links to the archive, so sending published the issue first
+        assert "published issue 1.1 on the archive" in result.output
+        assert services.find_issue("1.1").status == "published"
         assert sink.recorder.received() == {"ann@example.com": 1, "bob@example.com": 1}
         again = cli(demo_home, "send", "1.1")
         assert "0 sent now, 2 sent before" in again.output
@@ -106,6 +112,13 @@ def test_send_delivers_each_active_subscriber_once_with_unsubscribe_headers(demo
         assert one_click.status_code in (200, 204)
         assert Subscriber.objects.get(email="ann@example.com").status == "unsubscribed"
         assert Subscriber.objects.get(email="Bob@Example.com").status == "active"
+        # the email's "View in your browser" and PDF links work the moment it arrives
+        html = ann.get_body(("html",)).get_content()
+        web = re.search(r'href="(https://[^"]+/issues/1-1/)"', html).group(1)
+        assert web.replace("/issues/1-1/", "/issues/1-1.pdf") in html
+        assert Client().get(urlsplit(web).path).status_code == 200
+        pdf = Client().get("/issues/1-1.pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     ledger = dict(Delivery.objects.filter(issue=issue).values_list("subscriber__email", "status"))
     assert ledger == {"ann@example.com": "sent", "Bob@Example.com": "sent"}
     assert not Subscriber.objects.filter(email="pat@example.com", deliveries__isnull=False).exists()

@@ -374,6 +374,7 @@ def test_send_from_the_web_delivers_and_reports_progress(client, demo, editor):
     client.post(url("approve"))
     page = client.get(ISSUE).content.decode()
     assert "Send to 3 subscribers" in page and 'id="send-confirm"' in page
+    assert "Sending also publishes the issue on the public archive" in page
     unconfirmed = client.post(url("send"), {}, follow=True)
     assert "tick the box" in unconfirmed.content.decode() and not IssueEdit.objects.filter(action="send").exists()
 
@@ -384,6 +385,8 @@ def test_send_from_the_web_delivers_and_reports_progress(client, demo, editor):
         response = client.post(url("send"), {"confirm": "yes"}, follow=True)
         assert "Sending issue 1.1 to 3 subscriber(s)" in response.content.decode()
         assert IssueEdit.objects.get(action="send").user == editor
+        # published on the way, by this editor, so that the email's web and PDF links work
+        assert issue().status == "published" and IssueEdit.objects.get(action="publish").user == editor
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             progress = client.get(url("send/progress"))

@@ -545,6 +545,8 @@ def send(obj: Context, issue: str, tests: tuple[str, ...], dry_run: bool) -> Non
     Safe to stop (Ctrl-C) or kill and run again: the delivery ledger makes
     sure nobody gets it twice (only the messages in flight at a hard kill,
     at most email.concurrency, may be repeated) and nobody is skipped.
+    An approved issue is published on the archive first, so that the
+    email's "View in your browser" and PDF links lead somewhere.
     """
     _, profile = obj.open()
     import signal
@@ -575,8 +577,16 @@ def send(obj: Context, issue: str, tests: tuple[str, ...], dry_run: bool) -> Non
         raise click.ClickException(str(exc)) from None
     if dry_run:
         click.echo(f"dry run: {report.skipped} subscriber(s) would receive issue {found.key}; "
-                   f"{report.already_sent} already have it")
+                   f"{report.already_sent} already have it"
+                   + ("; sending also publishes it on the archive (the email links there)"
+                      if found.status == found.Status.APPROVED else ""))
         return
+    if report.published:
+        from alliance_digest import publishing
+
+        click.echo(f"published issue {found.key} on the archive, where the email links: "
+                   f"{publishing.permalink(profile, found)}")
+        publishing.wait_for_pdf_editions()
     for error in report.errors[-5:]:
         _error(error)
     click.echo(report.summary())

@@ -312,6 +312,7 @@ class SendReport:
     skipped: int = 0
     finished: bool = False
     paused: str = ""
+    published: bool = False  # this send put the issue on the public archive (its email links there)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -383,7 +384,10 @@ def prepare_ledger(issue: Issue) -> int:
 def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
                progress: Callable[[int], None] | None = None,
                stop: threading.Event | None = None) -> SendReport:
-    """Send an approved issue to every active subscriber who has not got it; resumable."""
+    """Send an approved issue to every active subscriber who has not got it; resumable.
+
+    An approved issue is published first (see ``SendReport.published``).
+    """
     from alliance_digest.tokens import unsubscribe_url
 
     if issue.status == Issue.Status.DRAFT:
@@ -402,6 +406,17 @@ def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
         queued = Delivery.objects.filter(issue=issue, status=Delivery.Status.QUEUED).count()
         report.skipped = queued
         return report
+    if issue.status == Issue.Status.APPROVED:
+        # The email's "View in your browser" and PDF links lead to the archive: sending publishes, so that
+        # no subscriber follows a link that answers 404 (the pipeline's order: deliver, then archive).
+        from alliance_digest import publishing
+
+        try:
+            issue = publishing.publish(profile, issue)
+            report.published = True
+            publishing.warm_pdf_edition(profile, issue)  # made while the messages go out
+        except publishing.PublishError:  # published meanwhile (by another editor): what matters holds
+            issue.refresh_from_db()
     factory = MessageFactory(profile, issue)
     settings = profile.email
     envelope_from = parseaddr(settings.from_address)[1]
