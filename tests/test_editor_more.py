@@ -80,6 +80,15 @@ def test_merge_then_restore_brings_both_stories_back(client, editor):
     assert not issue().stories.filter(pk=absorbed).exists()
     merge = IssueEdit.objects.get(action="merge")
     assert merge.detail["absorbed"]["headline"] == before[absorbed][0] and merge.user == editor
+    # kept as pair examples for a learned grouping: every target article with every absorbed one is "same"
+    from alliance_digest import learning
+    from alliance_digest.db.models import Article
+
+    url_of = dict(Article.objects.values_list("pk", "canonical_url"))
+    pairs = learning.grouping_pairs()
+    expected = {tuple(sorted((url_of[a], url_of[b]))) for a in before[target][2] for b in before[absorbed][2]
+                if a != b}
+    assert set(pairs) == expected and all(pairs.values())
     # merging a story with itself is refused
     same = client.post(url("merge"), {"target": target, "absorbed": target}, follow=True)
     assert "two different stories" in same.content.decode()
@@ -124,6 +133,14 @@ def test_split_moves_the_ticked_articles_into_a_new_candidate(client):
     assert "](http" in new.summary_markdown  # drafted like the machine's stories: sentences linked to the source
     assert sorted(story(pk).position for pk in candidate_ids()) == list(range(1, len(candidates_before) + 2))
     assert IssueEdit.objects.get(action="split").story_id == new_id
+    # kept as pair examples: what left and what stayed are different stories
+    from alliance_digest import learning
+    from alliance_digest.db.models import Article
+
+    url_of = dict(Article.objects.values_list("pk", "canonical_url"))
+    pairs = learning.grouping_pairs()
+    assert set(pairs) == {tuple(sorted((url_of[a], url_of[moving[0]]))) for a in links[:-1]}
+    assert not any(pairs.values())
 
     # all of a story's articles, or none, cannot be split out
     for data in ({"articles": article_ids(source)}, {}):

@@ -257,6 +257,27 @@ def learn(profile: Profile, path: Path | None = None, decisions: bool = True) ->
     return report
 
 
+def grouping_pairs() -> dict[tuple[str, str], bool]:
+    """The editors' grouping corrections as article pairs: (url, url) sorted -> same story or not.
+
+    A merge says every article of one story reports the same story as every
+    article of the other; a split says the articles that left and those that
+    stayed do not. For one pair the latest decision counts. Nothing learns
+    from them yet (a learned "same story" model needs them in volume, see
+    docs/QUALITY.md); they are kept from the start so that the examples exist.
+    """
+    pairs: dict[tuple[str, str], bool] = {}
+    rows = (EditorDecision.objects.filter(decision__in=[EditorDecision.Decision.MERGED, EditorDecision.Decision.SPLIT])
+            .order_by("at", "id").values_list("decision", "article_urls", "other_urls"))
+    for decision, urls, others in rows:
+        same = decision == EditorDecision.Decision.MERGED
+        for a in urls or []:
+            for b in others or []:
+                if a != b:
+                    pairs[(a, b) if a < b else (b, a)] = same
+    return pairs
+
+
 def status(profile: Profile) -> dict:
     """What the dashboard says about learning: the model in use, and the decisions it has not seen.
 

@@ -212,7 +212,12 @@ class EditorDecision(models.Model):
 
     ``included``: a candidate an editor chose; ``dropped``: a selected story an editor removed;
     ``reordered``: a selected story moved from ``position_before`` to ``position_after``;
-    ``approved``: a story in the issue as approved, at its final position.
+    ``approved``: a story in the issue as approved, at its final position;
+    ``merged``: the editor joined two stories: ``article_urls`` (the target's articles) and
+    ``other_urls`` (the absorbed story's) report one story;
+    ``split``: the editor parted a story: ``article_urls`` (what stayed) and ``other_urls``
+    (what left) are different stories. Merges and splits are the pair examples a learned
+    grouping would need (``learning.grouping_pairs``).
     """
 
     class Decision(models.TextChoices):
@@ -220,6 +225,8 @@ class EditorDecision(models.Model):
         DROPPED = "dropped"
         REORDERED = "reordered"
         APPROVED = "approved"
+        MERGED = "merged"
+        SPLIT = "split"
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="decisions")
     story = models.ForeignKey(Story, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions")
@@ -233,6 +240,8 @@ class EditorDecision(models.Model):
     score = models.FloatField(default=0.0)
     reasons = models.JSONField(default=dict, blank=True, help_text="The ranking's reasons at the time")
     article_urls = models.JSONField(default=list, blank=True, help_text="Canonical URLs of the story's articles")
+    other_urls = models.JSONField(default=list, blank=True,
+                                  help_text="Merged: the absorbed story's articles; split: the articles split out")
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -82,12 +82,14 @@ def _record(issue: Issue, user, action: str, story: Story | None = None, **detai
                                     detail=detail, snapshot=snapshot(issue) if action in VERSIONED else None)
 
 
-def _decide(issue: Issue, user, story: Story, decision: str, before: int | None, after: int | None) -> None:
+def _decide(issue: Issue, user, story: Story, decision: str, before: int | None, after: int | None,
+            urls: list[str] | None = None, other_urls: list[str] | None = None) -> None:
     EditorDecision.objects.create(
         issue=issue, story=story, user=user if user and user.pk else None,
         username=getattr(user, "username", "") or "", at=timezone.now(), decision=decision,
         position_before=before, position_after=after, headline=story.headline, score=story.score,
-        reasons=story.reasons or {}, article_urls=_article_urls(story))
+        reasons=story.reasons or {}, article_urls=_article_urls(story) if urls is None else urls,
+        other_urls=other_urls or [])
 
 
 def _renumber(stories: list[Story]) -> None:
@@ -348,6 +350,7 @@ def merge(profile, issue: Issue, target_id, absorbed_id, user) -> tuple[Story, S
         target, absorbed = _story(issue, target_id), _story(issue, absorbed_id)
         if target.pk == absorbed.pk:
             raise EditError("Choose two different stories to merge.")
+        target_urls, absorbed_urls = _article_urls(target), _article_urls(absorbed)
         have = list(target.storyarticle_set.order_by("position").values_list("article_id", flat=True))
         incoming = absorbed.storyarticle_set.order_by("position").values_list("article_id", flat=True)
         added = [a for a in incoming if a not in have]
@@ -361,6 +364,7 @@ def merge(profile, issue: Issue, target_id, absorbed_id, user) -> tuple[Story, S
         _follow_lead_image(issue)
         _record(issue, user, IssueEdit.Action.MERGE, target, headline=target.headline, absorbed=gone,
                 articles_added=len(added))
+        _decide(issue, user, target, EditorDecision.Decision.MERGED, None, None, target_urls, absorbed_urls)
     return target, absorbed
 
 
@@ -383,6 +387,8 @@ def split(profile, issue: Issue, story_id, article_ids: list, user) -> Story:
         if len(moving) == len(links):
             raise EditError(f"Leave at least one article in “{story.headline}”: a story cannot be split "
                             "into itself (drop it instead).")
+        stayed_urls = [link.article.canonical_url for link in links if link not in moving]
+        moved_urls = [link.article.canonical_url for link in moving]
         StoryArticle.objects.filter(pk__in=[link.pk for link in moving]).delete()
         for position, link in enumerate((l for l in links if l not in moving), start=1):
             if link.position != position:
@@ -394,6 +400,7 @@ def split(profile, issue: Issue, story_id, article_ids: list, user) -> Story:
         _follow_lead_image(issue)
         _record(issue, user, IssueEdit.Action.SPLIT, new, headline=new.headline,
                 source={"id": story.pk, "headline": story.headline}, articles=len(moving))
+        _decide(issue, user, story, EditorDecision.Decision.SPLIT, None, None, stayed_urls, moved_urls)
     return new
 
 
