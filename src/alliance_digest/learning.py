@@ -300,11 +300,6 @@ def status(profile: Profile) -> dict:
             "new_decisions": decisions.filter(id__gt=int(counts.get("last_decision") or 0)).count()}
 
 
-def learn_from_file(profile: Profile, path: Path) -> LearnReport:
-    """Train from a labels file alone (the editors' decisions left out)."""
-    return learn(profile, path, decisions=False)
-
-
 def forget(profile: Profile) -> bool:
     """Delete the learned model (back to the rules alone); False when there was none."""
     path = services.model_path(profile)
