@@ -244,7 +244,7 @@ def approve(profile, issue: Issue, user) -> Issue:
 
 
 def publish(profile, issue: Issue, user) -> Issue:
-    """Put an approved issue on the public archive (:func:`publishing.publish`) and record it."""
+    """Put an approved issue on the public archive (:func:`publishing.publish`), record it, make its PDF."""
     from alliance_digest import publishing
 
     with transaction.atomic():
@@ -254,6 +254,8 @@ def publish(profile, issue: Issue, user) -> Issue:
         except publishing.PublishError as exc:
             raise EditError(_sentence(str(exc))) from None
         _record(fresh, user, PUBLISH, None, permalink=publishing.permalink(profile, fresh))
+        # the PDF edition, made in the background, so that its first reader does not wait for it
+        transaction.on_commit(lambda: publishing.warm_pdf_edition(profile, fresh))
     return fresh
 
 

@@ -56,11 +56,9 @@ def start(profile, issue: Issue, user) -> int:
             raise EditError(f"Nobody is left to send issue {fresh.key} to: every active subscriber has it "
                             "(or there are no active subscribers).")
         if fresh.status == Issue.Status.APPROVED:  # the email links to the archive (as `digest send` does)
-            from alliance_digest import publishing
             from alliance_digest.editor.actions import publish
 
             fresh = publish(profile, fresh, user)
-            transaction.on_commit(lambda: publishing.warm_pdf_edition(profile, fresh))
         log = log_path(profile, fresh)
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "DIGEST_HOME": str(profile.base_dir)}

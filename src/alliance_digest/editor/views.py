@@ -377,10 +377,7 @@ def approve(request, volume: int, number: int):
 def publish(request, volume: int, number: int):
     def do(issue):
         profile = _profile()
-        from alliance_digest import publishing
-
         issue = actions.publish(profile, issue, request.user)
-        publishing.warm_pdf_edition(profile, issue)  # so that the first reader does not wait for it
         return f"Published issue {issue.key}: it is on the public archive."
     return _act(request, volume, number, do, anchor="publish")
 
