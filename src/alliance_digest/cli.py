@@ -144,12 +144,16 @@ def ingest(obj: Context, inputs: tuple[str, ...], kind: str, source_name: str | 
 @cli.command()
 @click.option("--start", callback=_date, metavar="DATE", help="First day of the window (YYYY-MM-DD).")
 @click.option("--end", callback=_date, metavar="DATE", help="Last day of the window (default: today).")
-@click.option("--replace", is_flag=True, help="Redraft an existing unapproved draft for the same window.")
+@click.option("--replace", is_flag=True,
+              help="Draft an unapproved draft for the same window again, keeping the editors' changes.")
 @click.pass_obj
 def draft(obj: Context, start: date | None, end: date | None, replace: bool) -> None:
     """Draft the next issue from the articles published in a window.
 
     The default window is the profile's cadence (14 days) ending today.
+    With --replace, new coverage enters the existing draft: stories the
+    editors changed keep their text, selection and order; new stories join
+    the candidates; the editors' merges and splits are kept.
     """
     _, profile = obj.open()
     from alliance_digest import services
@@ -163,8 +167,20 @@ def draft(obj: Context, start: date | None, end: date | None, replace: bool) -> 
         issue, comp = services.draft_issue(profile, Window(start, end), replace=replace)
     except services.ServiceError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"drafted issue {issue.key} ({profile.numbering.label(issue.volume, issue.number)}) "
-               f"for {start}..{end}: {len(comp.selected)} stories, {len(comp.candidates)} candidates")
+    label = f"issue {issue.key} ({profile.numbering.label(issue.volume, issue.number)}) for {start}..{end}"
+    redrafted = issue.edits.filter(action="redrafted").first()
+    if redrafted is not None and redrafted.detail.get("edited"):
+        from alliance_digest.editor.actions import redraft_summary
+
+        click.echo(f"redrafted {label}: {redraft_summary(redrafted.detail).split(': ', 1)[1]}")
+        for headline in redrafted.detail.get("new", []):
+            click.echo(f"  new candidate: {headline}")
+        for headline in redrafted.detail.get("removed", []):
+            click.echo(f"  removed: {headline}")
+        click.echo("  the version before is kept in the issue's history")
+        return
+    verb = "redrafted" if redrafted is not None else "drafted"
+    click.echo(f"{verb} {label}: {len(comp.selected)} stories, {len(comp.candidates)} candidates")
     for k, story in enumerate(comp.selected, start=1):
         click.echo(f"  {k}. {story.headline}  (score {story.score:.2f}, {len(story.outlets)} outlet(s))")
     if comp.thin:

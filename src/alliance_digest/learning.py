@@ -262,9 +262,10 @@ def grouping_pairs() -> dict[tuple[str, str], bool]:
 
     A merge says every article of one story reports the same story as every
     article of the other; a split says the articles that left and those that
-    stayed do not. For one pair the latest decision counts. Nothing learns
-    from them yet (a learned "same story" model needs them in volume, see
-    docs/QUALITY.md); they are kept from the start so that the examples exist.
+    stayed do not. For one pair the latest decision counts. Every later
+    draft of a window holding both articles honours them
+    (``services.grouping_corrections``); no "same story" model is trained
+    from them yet (that needs them in volume, see docs/QUALITY.md).
     """
     pairs: dict[tuple[str, str], bool] = {}
     rows = (EditorDecision.objects.filter(decision__in=[EditorDecision.Decision.MERGED, EditorDecision.Decision.SPLIT])

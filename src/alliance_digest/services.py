@@ -19,6 +19,7 @@ from django.db.models import Q
 
 from alliance_digest.db.models import Article, Issue, Story, StoryArticle
 from alliance_digest.pipeline.compose import Composition, Window, compose, lead_image
+from alliance_digest.pipeline.corrections import Corrections
 from alliance_digest.pipeline.read import expand, read_input
 from alliance_digest.pipeline.records import ArticleRecord, Problem, StoryArticle as ArticleView
 from alliance_digest.pipeline.relevance import RelevanceScorer
@@ -235,12 +236,39 @@ def previous_terms(exclude: Issue | None = None) -> list[dict[str, float]]:
     return [s.terms for s in stories.only("terms") if s.terms]
 
 
+def grouping_corrections(window: Window, reviewed: Issue | None = None) -> Corrections:
+    """The editors' grouping judgements among the window's articles (``pipeline/corrections.py``).
+
+    Their merges and splits (any issue's) as article id pairs; and, for a
+    ``reviewed`` draft an editor has changed, its stories as groups, so a
+    redraft places new articles without regrouping what the editors saw.
+    """
+    from alliance_digest.learning import grouping_pairs
+
+    pairs = grouping_pairs()
+    links = {}
+    if pairs:
+        wanted = {url for pair in pairs for url in pair}
+        id_of = {url: pk for url, pk in Article.objects.filter(window_articles(window))
+                 .values_list("canonical_url", "id") if url in wanted}
+        for (a, b), same in pairs.items():
+            if a in id_of and b in id_of:
+                x, y = sorted((id_of[a], id_of[b]))
+                links[(x, y)] = same
+    groups = {}
+    if reviewed is not None:
+        groups = dict(StoryArticle.objects.filter(story__issue=reviewed).order_by("-story_id")
+                      .values_list("article_id", "story_id"))
+    return Corrections(links, groups)
+
+
 def compose_window(profile: Profile, window: Window, exclude: Issue | None = None,
-                   keep_all: bool = False) -> Composition:
+                   keep_all: bool = False, reviewed: Issue | None = None) -> Composition:
     refresh_relevance(profile, window)
     views = load_views(profile, window)
     return compose(views, window, profile.stories, profile.ranking, profile.topic.threshold,
-                   profile.grouping_threshold, previous_terms(exclude), keep_all=keep_all)
+                   profile.grouping_threshold, previous_terms(exclude), keep_all=keep_all,
+                   corrections=grouping_corrections(window, reviewed))
 
 
 def next_number(profile: Profile) -> tuple[int, int]:
@@ -248,22 +276,31 @@ def next_number(profile: Profile) -> tuple[int, int]:
     return profile.numbering.after(last.volume, last.number) if last else profile.numbering.first()
 
 
-def draft_issue(profile: Profile, window: Window, replace: bool = False) -> tuple[Issue, Composition]:
-    """Create the next issue for ``window`` (or redraft its unapproved draft)."""
+def draft_issue(profile: Profile, window: Window, replace: bool = False,
+                user=None) -> tuple[Issue, Composition]:
+    """Create the next issue for ``window``, or draft its unapproved draft again (``replace``).
+
+    A redraft keeps the issue, its history and the editors' work (see
+    ``editor.actions.redraft``); its ``redrafted`` history entry says what it did.
+    """
     existing = Issue.objects.filter(window_start=window.start, window_end=window.end).first()
     if existing is not None:
         if existing.status != Issue.Status.DRAFT:
             raise ServiceError(f"issue {existing.key} for {window.start}..{window.end} is {existing.status}; it cannot be redrafted")
         if not replace:
             raise ServiceError(f"issue {existing.key} already holds a draft for {window.start}..{window.end}; "
-                               f"pass --replace to redraft it")
-    composition = compose_window(profile, window, exclude=existing)
+                               f"pass --replace to redraft it (the editors' changes are kept)")
+    from alliance_digest.editor.actions import edited
+
+    reviewed = existing if existing is not None and edited(existing) else None
+    composition = compose_window(profile, window, exclude=existing, reviewed=reviewed)
+    if existing is not None:
+        from alliance_digest.editor.actions import redraft
+
+        redraft(existing, composition, user)
+        return Issue.objects.get(pk=existing.pk), composition
     with transaction.atomic():
-        if existing is not None:
-            volume, number = existing.volume, existing.number
-            existing.delete()
-        else:
-            volume, number = next_number(profile)
+        volume, number = next_number(profile)
         image = lead_image(composition.selected)
         issue = Issue.objects.create(
             volume=volume, number=number, title=profile.title, date=window.end,

@@ -189,6 +189,7 @@ class IssueEdit(models.Model):
         RESTORE = "restore"  # an earlier version restored from the history
         SEND = "send"  # the email delivery started from the web
         DRAFTED = "drafted"  # the machine's draft as it was before the first edit (a version to restore)
+        REDRAFTED = "redrafted"  # drafted again from the window's coverage, the editors' work kept
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="edits")
     story = models.ForeignKey(Story, on_delete=models.SET_NULL, null=True, blank=True, related_name="edits")

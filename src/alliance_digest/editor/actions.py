@@ -72,6 +72,7 @@ def _article_urls(story: Story) -> list[str]:
 VERSIONED = {IssueEdit.Action.INCLUDE, IssueEdit.Action.DROP, IssueEdit.Action.MOVE, IssueEdit.Action.REORDER,
              IssueEdit.Action.EDIT, IssueEdit.Action.MERGE, IssueEdit.Action.SPLIT, IssueEdit.Action.ADD,
              IssueEdit.Action.IMAGE, IssueEdit.Action.FIELDS, IssueEdit.Action.RESTORE}
+KEEPS_VERSION = VERSIONED | {IssueEdit.Action.REDRAFTED}  # the machine's redraft too, but it is no editor's change
 
 
 def _record(issue: Issue, user, action: str, story: Story | None = None, **detail) -> IssueEdit:
@@ -79,7 +80,7 @@ def _record(issue: Issue, user, action: str, story: Story | None = None, **detai
     Issue.objects.filter(pk=issue.pk).update(updated_at=now)
     return IssueEdit.objects.create(issue=issue, story=story, user=user if user and user.pk else None,
                                     username=getattr(user, "username", "") or "", at=now, action=action,
-                                    detail=detail, snapshot=snapshot(issue) if action in VERSIONED else None)
+                                    detail=detail, snapshot=snapshot(issue) if action in KEEPS_VERSION else None)
 
 
 def _decide(issue: Issue, user, story: Story, decision: str, before: int | None, after: int | None,
@@ -633,6 +634,8 @@ def describe(edit: IssueEdit) -> str:
     if edit.action == IssueEdit.Action.DRAFTED:
         return ("the issue as it was before the next change (earlier edits kept no version)"
                 if d.get("earlier_edits") else "the machine's draft")
+    if edit.action == IssueEdit.Action.REDRAFTED:
+        return redraft_summary(d)
     if edit.action == IssueEdit.Action.SEND:
         return f"started the email delivery to {d.get('recipients', '?')} subscriber(s)"
     if edit.action == IssueEdit.Action.TEST_SEND:
@@ -644,3 +647,131 @@ def describe(edit: IssueEdit) -> str:
 def _sentence(message: str) -> str:
     message = message.strip()
     return (message[:1].upper() + message[1:]).rstrip(".") + "."
+
+
+# ---------------------------------------------------------------- redraft ---
+
+def edited(issue: Issue) -> bool:
+    """Whether an editor has changed the issue's content (a redraft then keeps their work)."""
+    return issue.edits.filter(action__in=list(VERSIONED)).exists()
+
+
+def redraft(issue: Issue, composition, user=None) -> dict:
+    """Put a new composition of the window into a draft without losing what editors did.
+
+    The issue itself stays (its number, intro, history, the editors'
+    decisions that ``digest learn`` reads). If no editor has changed the
+    draft, its stories become the new composition's. Otherwise:
+
+    - a story whose articles are unchanged stays exactly as the editors left
+      it (text, selected or not, place);
+    - a story whose coverage changed takes the place and the selected or
+      candidate state of the old story it shares most articles with; its
+      text is drafted again, unless an editor wrote it (then the text stays
+      and the new articles join its sources);
+    - a story sharing no article with the old draft is new: it goes to the
+      top of the candidates, marked, so the editors' selection is never
+      changed behind their backs (a story whose articles all belonged to a
+      story another one continues joins the candidates unmarked);
+    - an old story whose articles are no longer in any story stays if it is
+      selected or an editor touched it (a story added by URL, or written);
+      otherwise (a machine candidate the window no longer proposes) it goes.
+
+    The state before is kept as a version (restorable from the history).
+    Returns what happened, for the history line and the command's output.
+    """
+    from alliance_digest.db.models import StoryArticle
+
+    with transaction.atomic():
+        issue = _locked_issue(issue)
+        old = list(issue.stories.prefetch_related("storyarticle_set").order_by("-selected", "position", "id"))
+        was_edited = edited(issue)
+        touched = set(issue.edits.filter(story__isnull=False).values_list("story_id", flat=True))
+        written = set(issue.edits.filter(story__isnull=False, action__in=[IssueEdit.Action.EDIT, IssueEdit.Action.ADD])
+                      .values_list("story_id", flat=True))
+        ids_of = {s.pk: [link.article_id for link in sorted(s.storyarticle_set.all(), key=lambda l: l.position)]
+                  for s in old}
+        drafts = [(True, d) for d in composition.selected] + [(False, d) for d in composition.candidates]
+        report = {"edited": was_edited, "kept": [], "refreshed": [], "new": [], "removed": []}
+
+        def create(draft, selected: bool, position: int, new: bool = False) -> Story:
+            reasons = dict(draft.reasons or {})
+            if new:
+                reasons["new_in_redraft"] = True
+            story = Story.objects.create(issue=issue, selected=selected, position=position, headline=draft.headline,
+                                         summary_markdown=draft.summary_markdown, score=draft.score,
+                                         reasons=reasons, terms=draft.terms_weights)
+            set_articles(story, [a.id for a in draft.articles])
+            return story
+
+        def set_articles(story: Story, article_ids: list[int]) -> None:
+            story.storyarticle_set.all().delete()
+            StoryArticle.objects.bulk_create([StoryArticle(story=story, article_id=a, position=k)
+                                              for k, a in enumerate(article_ids, start=1)])
+
+        if not was_edited:
+            issue.stories.all().delete()
+            counters = {True: 0, False: 0}
+            for selected_, draft in drafts:
+                counters[selected_] += 1
+                create(draft, selected_, counters[selected_])
+            report["refreshed"] = [d.headline for _, d in drafts]
+            Issue.objects.filter(pk=issue.pk).update(notice=composition.notice())
+        else:
+            claimed: dict[int, Story] = {}
+            order = {s.pk: k for k, s in enumerate(old)}
+            new_in_composition = {a.id for _, d in drafts for a in d.articles}
+            fresh: list[Story] = []
+            for _, draft in drafts:
+                ids = [a.id for a in draft.articles]
+                overlapping = [s for s in old if s.pk not in claimed and set(ids) & set(ids_of[s.pk])]
+                if not overlapping:  # new coverage, or a part of a story another one already continues
+                    new = not any(set(ids) & set(ids_of[s.pk]) for s in old)
+                    fresh.append(create(draft, False, 0, new=new))
+                    report["new" if new else "refreshed"].append(draft.headline)
+                    continue
+                story = max(overlapping, key=lambda s: (len(set(ids) & set(ids_of[s.pk])), s.selected, -order[s.pk]))
+                claimed[story.pk] = story
+                if set(ids) == set(ids_of[story.pk]):
+                    report["kept"].append(story.headline)
+                    if (story.reasons or {}).pop("new_in_redraft", None):  # new last time, not now
+                        story.save(update_fields=["reasons"])
+                    continue
+                story.score, story.terms = draft.score, draft.terms_weights
+                story.reasons = dict(draft.reasons or {})
+                fields = ["score", "terms", "reasons"]
+                if story.pk not in written:
+                    story.headline, story.summary_markdown = draft.headline, draft.summary_markdown
+                    fields += ["headline", "summary_markdown"]
+                story.save(update_fields=fields)
+                set_articles(story, ids)
+                report["refreshed"].append(story.headline)
+            for story in old:
+                if story.pk in claimed:
+                    continue
+                mine = ids_of[story.pk]
+                if not (set(mine) & new_in_composition) and (story.selected or story.pk in touched):
+                    report["kept"].append(story.headline)
+                    continue
+                report["removed"].append(story.headline)
+                story.delete()
+            _renumber(selected(issue))
+            rest = [s for s in candidates(issue) if s.pk not in {f.pk for f in fresh}]
+            _renumber(sorted(fresh, key=lambda s: -s.score) + sorted(rest, key=lambda s: (-s.score, s.pk)))
+        _follow_lead_image(issue)
+        issue = Issue.objects.get(pk=issue.pk)
+        _record(issue, user, IssueEdit.Action.REDRAFTED, None, **report)
+    return report
+
+
+def redraft_summary(d: dict) -> str:
+    """One line on a redraft (history and command output)."""
+    if not d.get("edited"):
+        return f"drafted again from the window's coverage ({len(d.get('refreshed', []))} stories; no editor had changed it)"
+    parts = [f"{len(d.get('kept', []))} kept as the editors left them",
+             f"{len(d.get('refreshed', []))} with new coverage"]
+    if d.get("new"):
+        parts.append(f"{len(d['new'])} new among the candidates")
+    if d.get("removed"):
+        parts.append(f"{len(d['removed'])} removed")
+    return "drafted again from the window's coverage: " + ", ".join(parts)

@@ -14,6 +14,7 @@ urlpatterns = [
     path(ISSUE + "stories/<int:story_id>/move/", views.move, name="editor-move"),
     path(ISSUE + "stories/<int:story_id>/edit/", views.edit, name="editor-edit"),
     path(ISSUE + "reorder/", views.reorder, name="editor-reorder"),
+    path(ISSUE + "redraft/", views.redraft, name="editor-redraft"),
     path(ISSUE + "approve/", views.approve, name="editor-approve"),
     path(ISSUE + "publish/", views.publish, name="editor-publish"),
     path(ISSUE + "send-test/", views.send_test, name="editor-send-test"),

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from alliance_digest.db.models import Article, Issue
+from alliance_digest.db.models import Article, Issue, IssueEdit
 from alliance_digest.editor import actions
 from alliance_digest.editor.forms import (CreditForm, IssueFieldsForm, PasteUrlsForm, StoryForm, TestSendForm,
                                           WriteStoryForm, form_problems)
@@ -130,11 +130,17 @@ def _counts(issue: Issue, profile) -> dict:
     from alliance_digest.services import window_articles
 
     in_window = Article.objects.filter(window_articles(Window(issue.window_start, issue.window_end)))
+    last = issue.edits.filter(action=IssueEdit.Action.REDRAFTED).first()
+    drafted_at = last.at if last else issue.created_at
+    arrived = in_window.filter(ingested_at__gt=drafted_at)
     return {
         "articles": in_window.count(),
         "relevant": in_window.filter(relevance__gte=profile.topic.threshold).count(),
         "stories": issue.stories.filter(selected=True).count(),
         "candidates": issue.stories.filter(selected=False).count(),
+        "drafted_at": drafted_at,
+        "arrived": arrived.count(),
+        "arrived_relevant": arrived.filter(relevance__gte=profile.topic.threshold).count(),
     }
 
 
@@ -209,6 +215,7 @@ def _story_view(story, editable: bool) -> dict:
                      "href": safe_url(link.article.url), "published": link.article.published}
                     for link in links],
         "splittable": editable_links,
+        "new": bool((story.reasons or {}).get("new_in_redraft")),
     }
     if editable and story.selected:
         view["form"] = StoryForm(prefix=f"s{story.pk}", initial={
@@ -257,7 +264,7 @@ def _history(issue: Issue, editable: bool) -> dict:
     edits = list(issue.edits.defer("snapshot").all()[:HISTORY_SHOWN])
     versioned = set(issue.edits.filter(snapshot__isnull=False).values_list("pk", flat=True))
     current = next((e.pk for e in edits if e.pk in versioned), None)
-    history = [{"id": e.pk, "who": e.username or ("digest" if e.action == "drafted" else "?"), "at": e.at,
+    history = [{"id": e.pk, "who": e.username or ("digest" if e.action in ("drafted", "redrafted") else "?"), "at": e.at,
                 "what": actions.describe(e), "action": e.action, "current": e.pk == current,
                 "restorable": editable and e.pk in versioned and e.pk != current} for e in edits]
     return {"history": history}
@@ -361,6 +368,25 @@ def edit(request, volume: int, number: int, story_id: int):
                                form.cleaned_data["summary_markdown"], request.user)
         return "Saved." if changed else "Nothing changed."
     return _act(request, volume, number, do, anchor=f"story-{story_id}")
+
+
+@require_POST
+@editor_required
+def redraft(request, volume: int, number: int):
+    """Draft the issue again from its window's coverage now, keeping the editors' work."""
+    from alliance_digest import services
+    from alliance_digest.pipeline.compose import Window
+
+    def do(issue):
+        actions.check_draft(issue)
+        try:
+            services.draft_issue(_profile(), Window(issue.window_start, issue.window_end), replace=True,
+                                 user=request.user)
+        except services.ServiceError as exc:
+            raise actions.EditError(str(exc)) from None
+        done = issue.edits.filter(action=IssueEdit.Action.REDRAFTED).first()
+        return actions._sentence(actions.redraft_summary(done.detail)) + " The version before is in the history."
+    return _act(request, volume, number, do, anchor="candidates")
 
 
 @require_POST

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from alliance_digest.pipeline import ranking, summarise
+from alliance_digest.pipeline.corrections import Corrections, split_cluster
 from alliance_digest.pipeline.grouping import GroupInput, group, storylines, term_similarity
 from alliance_digest.pipeline.records import StoryArticle, StoryDraft
 
@@ -68,16 +69,22 @@ def build_stories(articles: list[StoryArticle], threshold: float,
     return _build(articles, threshold, background, with_storylines=False)[0]
 
 
-def build_storylines(articles: list[StoryArticle], threshold: float,
-                     background: list[StoryArticle] = ()) -> tuple[list[StoryDraft], list[int]]:
-    """Event stories (level 1) and, for each, the number of its storyline (level 2)."""
-    return _build(articles, threshold, background, with_storylines=True)
+def build_storylines(articles: list[StoryArticle], threshold: float, background: list[StoryArticle] = (),
+                     corrections: Corrections | None = None) -> tuple[list[StoryDraft], list[int]]:
+    """Event stories (level 1) and, for each, the number of its storyline (level 2).
+
+    An event cluster holding two articles the editors judged apart
+    (``corrections``) is cut apart.
+    """
+    return _build(articles, threshold, background, with_storylines=True, corrections=corrections)
 
 
 def _build(articles: list[StoryArticle], threshold: float, background: list[StoryArticle],
-           with_storylines: bool) -> tuple[list[StoryDraft], list[int]]:
+           with_storylines: bool, corrections: Corrections | None = None) -> tuple[list[StoryDraft], list[int]]:
     inputs = _inputs(articles)
     grouping = group(inputs, threshold, _inputs(list(background)))
+    if corrections:
+        grouping.clusters = _apply_splits(grouping, articles, corrections)
     stories = []
     for members in grouping.clusters:
         items = sorted((articles[i] for i in members),
@@ -91,7 +98,22 @@ def _build(articles: list[StoryArticle], threshold: float, background: list[Stor
     return stories, line_of
 
 
-def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None = None) -> list[StoryDraft]:
+def _apply_splits(grouping, articles: list[StoryArticle], corrections: Corrections) -> list[list[int]]:
+    """Event clusters with every two articles judged apart cut apart (indices into ``articles``)."""
+    index = {a.id: k for k, a in enumerate(articles)}
+
+    def affinity(article_id: int, part: list[int]) -> float:
+        return term_similarity(grouping.terms([index[article_id]]), grouping.terms([index[a] for a in part]))
+
+    clusters = []
+    for members in grouping.clusters:
+        for part in split_cluster([articles[i].id for i in members], corrections, affinity):
+            clusters.append(sorted(index[a] for a in part))
+    return clusters
+
+
+def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None = None,
+                       corrections: Corrections | None = None) -> list[StoryDraft]:
     """Fold a lower-ranked story into a higher one about the same event.
 
     Average linkage keeps borderline coverage apart; two such stories in one
@@ -102,6 +124,8 @@ def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None 
     faintly alike in the same news cycle: two stories of a two-country digest
     reported within a day that share any specific words are, in practice, one
     development (a tariff letter and the allies' appeal against it).
+    The editors' judgements (``corrections``) come first: stories judged
+    one always fold, and no fold brings together articles judged apart.
     """
     def span(story: StoryDraft) -> tuple[float, float] | None:
         stamps = [a.published.timestamp() for a in story.articles if a.published]
@@ -122,7 +146,10 @@ def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None 
         return gap <= SAME_EVENT_DAYS * 86400
 
     # the relation is made transitive, so the result does not hang on rank order
+    corrections = corrections or Corrections()
     parent = list(range(len(ranked)))
+    own = [[a.id for a in story.articles] for story in ranked]
+    members = [list(ids) for ids in own]  # each root's whole group
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -130,11 +157,21 @@ def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None 
             i = parent[i]
         return i
 
+    def join(i: int, j: int) -> None:
+        ri, rj = find(i), find(j)
+        if ri != rj and corrections.may_join(members[ri], members[rj]):
+            parent[max(ri, rj)] = min(ri, rj)
+            members[min(ri, rj)] += members[max(ri, rj)]
+
+    if corrections:
+        for i in range(len(ranked)):
+            for j in range(i + 1, len(ranked)):
+                if corrections.must_join(own[i], own[j]):
+                    join(i, j)
     for i in range(len(ranked)):
         for j in range(i + 1, len(ranked)):
             if same_event(ranked[i], ranked[j]):
-                ri, rj = find(i), find(j)
-                parent[max(ri, rj)] = min(ri, rj)
+                join(i, j)
     kept: dict[int, StoryDraft] = {}
     for i, story in enumerate(ranked):  # best-ranked member leads its group
         root = find(i)
@@ -149,7 +186,8 @@ def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None 
 
 def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: ranking.Weights,
             relevance_threshold: float, grouping_threshold: float,
-            previous: list[dict[str, float]] | None = None, keep_all: bool = False) -> Composition:
+            previous: list[dict[str, float]] | None = None, keep_all: bool = False,
+            corrections: Corrections | None = None) -> Composition:
     """Group, rank, select the top ``wanted`` relevant stories and draft their text.
 
     Every article in the window is grouped into events and storylines (so
@@ -158,9 +196,14 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
     articles near or above the relevance bar, so its sources are about the
     topic (a US-Japan story does not cite the general trade coverage it sits
     among). ``keep_all`` also returns every story of the window.
+
+    ``corrections`` are the editors' grouping judgements (their merges and
+    splits, and the stories of a draft they worked on; see
+    :mod:`.corrections`): a redraft places new articles without regrouping
+    what the editors have reviewed.
     """
     floor = POOL_SHARE * relevance_threshold
-    everything, lines = build_storylines(articles, grouping_threshold)
+    everything, lines = build_storylines(articles, grouping_threshold, corrections=corrections)
     stories, line_of = [], {}
     for story, line in zip(everything, lines):
         kept = [a for a in story.articles if a.relevance >= floor]
@@ -168,7 +211,7 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
             stories.append(StoryDraft(articles=kept, terms_weights=story.terms_weights))
             line_of[kept[0].id] = line  # stories never share an article
     ranked = ranking.rank(stories, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
-    relevant = _merge_same_events([s for s in ranked if s.relevant], line_of)
+    relevant = _merge_same_events([s for s in ranked if s.relevant], line_of, corrections)
     for story in relevant:  # merged stories: rescore with their combined coverage
         ranking.score_story(story, weights, window.start_dt, window.end_dt, previous or [])
     relevant.sort(key=lambda s: (-s.score, s.articles[0].id))
