@@ -105,10 +105,13 @@ def test_merge_then_restore_brings_both_stories_back(client, editor):
         assert (story(pk).headline, story(pk).summary_markdown, article_ids(pk)) == (headline, summary, articles)
     restore = IssueEdit.objects.get(action="restore")
     assert restore.detail["recreated"] == [before[absorbed][0]] and restore.snapshot
+    # the merge is undone, so it is no longer the editors' judgement: later drafts need not keep it
+    assert learning.grouping_pairs() == {}
 
-    # restoring is itself a change: the merged version can be restored again
+    # restoring is itself a change: the merged version can be restored again, and the merge holds again
     client.post(url("restore"), {"version": merge.pk})
     assert selected_ids() == [target] + s[2:] and article_ids(target) == merged_expected
+    assert learning.grouping_pairs() == pairs
     assert client.post(url("restore"), {"version": 999999}, follow=True).content.decode().count(
         "not in this issue&#x27;s history") == 1
 

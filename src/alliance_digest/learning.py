@@ -262,13 +262,15 @@ def grouping_pairs() -> dict[tuple[str, str], bool]:
 
     A merge says every article of one story reports the same story as every
     article of the other; a split says the articles that left and those that
-    stayed do not. For one pair the latest decision counts. Every later
+    stayed do not. For one pair the latest decision counts; one undone by
+    restoring an earlier version (``withdrawn``) counts no more. Every later
     draft of a window holding both articles honours them
     (``services.grouping_corrections``); no "same story" model is trained
     from them yet (that needs them in volume, see docs/QUALITY.md).
     """
     pairs: dict[tuple[str, str], bool] = {}
-    rows = (EditorDecision.objects.filter(decision__in=[EditorDecision.Decision.MERGED, EditorDecision.Decision.SPLIT])
+    rows = (EditorDecision.objects.filter(decision__in=[EditorDecision.Decision.MERGED, EditorDecision.Decision.SPLIT],
+                                          withdrawn=False)
             .order_by("at", "id").values_list("decision", "article_urls", "other_urls"))
     for decision, urls, others in rows:
         same = decision == EditorDecision.Decision.MERGED

@@ -243,6 +243,8 @@ class EditorDecision(models.Model):
     article_urls = models.JSONField(default=list, blank=True, help_text="Canonical URLs of the story's articles")
     other_urls = models.JSONField(default=list, blank=True,
                                   help_text="Merged: the absorbed story's articles; split: the articles split out")
+    withdrawn = models.BooleanField(default=False, help_text="A merge or split undone by restoring a version "
+                                    "from before it: no longer the editors' judgement")
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -281,7 +281,14 @@ def snapshot(issue: Issue) -> dict:
             "terms": s.terms or {},
             "articles": [link.article_id for link in sorted(s.storyarticle_set.all(), key=lambda l: l.position)],
         } for s in stories],
+        # the merges and splits in force: restoring this version withdraws those made after it
+        "grouping_decisions": sorted(_grouping_decisions(fresh).filter(withdrawn=False).values_list("pk", flat=True)),
     }
+
+
+def _grouping_decisions(issue: Issue):
+    return EditorDecision.objects.filter(
+        issue=issue, decision__in=[EditorDecision.Decision.MERGED, EditorDecision.Decision.SPLIT])
 
 
 def restore(issue: Issue, edit_id, user) -> IssueEdit:
@@ -330,6 +337,14 @@ def restore(issue: Issue, edit_id, user) -> IssueEdit:
                     [StoryArticle(story=story, article_id=a, position=k) for k, a in enumerate(wanted, start=1)])
         removed = [s.headline for pk, s in existing.items() if pk not in kept]
         issue.stories.exclude(pk__in=kept).delete()
+        # the editors' merges and splits are those in force in the version (``learning.grouping_pairs``)
+        decisions = _grouping_decisions(issue)
+        if "grouping_decisions" in state:
+            in_force = set(state["grouping_decisions"])
+        else:  # a version kept before this was recorded: those made by then
+            in_force = set(decisions.filter(at__lte=version.at).values_list("pk", flat=True))
+        decisions.exclude(pk__in=in_force).update(withdrawn=True)
+        decisions.filter(pk__in=in_force).update(withdrawn=False)
         issue = Issue.objects.get(pk=issue.pk)
         _record(issue, user, IssueEdit.Action.RESTORE, None, version=version.pk,
                 version_at=version.at.isoformat(), version_by=version.username,
@@ -365,9 +380,9 @@ def merge(profile, issue: Issue, target_id, absorbed_id, user) -> tuple[Story, S
         _renumber(selected(issue))
         _renumber(candidates(issue))
         _follow_lead_image(issue)
-        _record(issue, user, IssueEdit.Action.MERGE, target, headline=target.headline, absorbed=gone,
-                articles_added=len(added))
         _decide(issue, user, target, EditorDecision.Decision.MERGED, None, None, target_urls, absorbed_urls)
+        _record(issue, user, IssueEdit.Action.MERGE, target, headline=target.headline, absorbed=gone,
+                articles_added=len(added))  # after the decision: its version holds it
     return target, absorbed
 
 
@@ -401,9 +416,9 @@ def split(profile, issue: Issue, story_id, article_ids: list, user) -> Story:
         new = _place_candidate(issue, draft)
         rescore(profile, issue, story)
         _follow_lead_image(issue)
+        _decide(issue, user, story, EditorDecision.Decision.SPLIT, None, None, stayed_urls, moved_urls)
         _record(issue, user, IssueEdit.Action.SPLIT, new, headline=new.headline,
                 source={"id": story.pk, "headline": story.headline}, articles=len(moving))
-        _decide(issue, user, story, EditorDecision.Decision.SPLIT, None, None, stayed_urls, moved_urls)
     return new
 
 
