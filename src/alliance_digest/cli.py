@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -292,6 +293,39 @@ def list_issues(obj: Context) -> None:
         count = issue.stories.filter(selected=True).count()
         click.echo(f"{issue.key:>7}  {issue.date}  {issue.status:<9}  {count} stories  "
                    f"window {issue.window_start}..{issue.window_end}")
+
+
+@cli.command("edits")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the N newest issues.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_obj
+def edits_command(obj: Context, limit: int | None, as_json: bool) -> None:
+    """How much the editors changed each approved issue's draft.
+
+    Per approved or published issue: the stories it ran with, how many were
+    the machine's own picks, how many the editors included from the
+    candidates or added by hand, how many machine picks they dropped, the
+    merges and splits, and the stories they rewrote. The share of machine
+    picks is the digest's quality as its editors see it.
+    """
+    obj.open()
+    from alliance_digest import edits
+
+    rows = edits.recent(limit)
+    total = edits.total(rows)
+    if as_json:
+        click.echo(json.dumps({"issues": [r.as_dict() for r in rows], "total": total.as_dict()}, indent=2))
+        return
+    if not rows:
+        click.echo("no approved issue yet: the editors' changes are counted once an issue is approved")
+        return
+    head = ("issue", "status", "stories", "machine's", "included", "added", "dropped", "merged", "split",
+            "rewritten")
+    table = [head] + [(r.issue, r.status, r.stories, f"{r.machine} ({r.machine_share or 0:.0%})", r.included,
+                       r.added, r.dropped, r.merged, r.split, r.rewritten) for r in rows + [total]]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
+    for row in table:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
 
 
 @cli.command()

@@ -144,6 +144,9 @@ def _counts(issue: Issue, profile) -> dict:
     }
 
 
+EDITS_SHOWN = 10  # approved issues the dashboard's "Drafts and the editors" counts
+
+
 @require_GET
 @editor_required
 def dashboard(request):
@@ -152,10 +155,14 @@ def dashboard(request):
     recent = list(Issue.objects.order_by("-volume", "-number")[:12])
     for issue in recent:
         issue.label = profile.numbering.label(issue.volume, issue.number)
-    from alliance_digest import learning
+    from alliance_digest import edits, learning
 
+    approved = edits.recent(EDITS_SHOWN)
+    total = edits.total(approved)
     context = {"profile": profile, "draft": draft, "recent": recent, "sources": source_health(),
-               "learning": learning.status(profile)}
+               "learning": learning.status(profile),
+               "edits": {"issues": len(approved), "total": total,
+                         "share": round(100 * total.machine_share) if total.stories else None}}
     if draft is not None:
         context["draft_label"] = profile.numbering.label(draft.volume, draft.number)
         context["counts"] = _counts(draft, profile)
