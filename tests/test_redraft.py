@@ -231,3 +231,25 @@ def test_the_web_app_drafts_again_and_marks_what_is_new(worked):
         assert "No article arrived in this window since it was drafted" in done
         history = done[done.index('id="history"'):]
         assert "drafted again from the window" in history
+
+
+def test_a_change_made_while_the_window_is_composed_is_not_undone(worked, cli, monkeypatch):
+    """An editor merges two stories while `draft --replace` is composing: the redraft gives way."""
+    from alliance_digest import services
+    from alliance_digest.editor import actions
+
+    issue, sel = worked["issue"], worked["sel"]
+    real = services.compose_window
+
+    def compose_then_an_editor_acts(*args, **kwargs):
+        composition = real(*args, **kwargs)
+        actions.merge(worked["profile"], issue, sel[0].pk, sel[3].pk, worked["user"])
+        return composition
+
+    monkeypatch.setattr(services, "compose_window", compose_then_an_editor_acts)
+    before_merge = set(sel[0].storyarticle_set.values_list("article_id", flat=True))
+    result = cli(worked["home"], "draft", "--start", str(worked["start"]), "--end", str(worked["end"]), "--replace")
+    assert result.exit_code == 1 and "was changed while it was being drafted again" in result.stderr
+    assert issue.edits.first().action == "merge"  # no redraft recorded after the editor's merge
+    merged = set(issue.stories.get(pk=sel[0].pk).storyarticle_set.values_list("article_id", flat=True))
+    assert merged > before_merge  # the merge stands

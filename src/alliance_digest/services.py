@@ -290,14 +290,16 @@ def draft_issue(profile: Profile, window: Window, replace: bool = False,
         if not replace:
             raise ServiceError(f"issue {existing.key} already holds a draft for {window.start}..{window.end}; "
                                f"pass --replace to redraft it (the editors' changes are kept)")
-    from alliance_digest.editor.actions import edited
+    from alliance_digest.editor.actions import EditError, edited, last_change, redraft
 
+    seen = last_change(existing) if existing is not None else 0
     reviewed = existing if existing is not None and edited(existing) else None
     composition = compose_window(profile, window, exclude=existing, reviewed=reviewed)
     if existing is not None:
-        from alliance_digest.editor.actions import redraft
-
-        redraft(existing, composition, user)
+        try:
+            redraft(existing, composition, user, composed_after=seen)
+        except EditError as exc:
+            raise ServiceError(str(exc)) from None
         return Issue.objects.get(pk=existing.pk), composition
     with transaction.atomic():
         volume, number = next_number(profile)

@@ -671,7 +671,12 @@ def edited(issue: Issue) -> bool:
     return issue.edits.filter(action__in=list(VERSIONED)).exists()
 
 
-def redraft(issue: Issue, composition, user=None) -> dict:
+def last_change(issue: Issue) -> int:
+    """The id of the issue's latest history entry (0: none): what a redraft was composed against."""
+    return issue.edits.order_by("-id").values_list("pk", flat=True).first() or 0
+
+
+def redraft(issue: Issue, composition, user=None, composed_after: int | None = None) -> dict:
     """Put a new composition of the window into a draft without losing what editors did.
 
     The issue itself stays (its number, intro, history, the editors'
@@ -693,12 +698,19 @@ def redraft(issue: Issue, composition, user=None) -> dict:
       otherwise (a machine candidate the window no longer proposes) it goes.
 
     The state before is kept as a version (restorable from the history).
+    ``composed_after``: :func:`last_change` when the composition was made;
+    if an editor changed the draft since, nothing is done (the composition
+    did not see that change, and applying it could undo it).
     Returns what happened, for the history line and the command's output.
     """
     from alliance_digest.db.models import StoryArticle
 
     with transaction.atomic():
         issue = _locked_issue(issue)
+        if composed_after is not None and issue.edits.filter(pk__gt=composed_after).exclude(
+                action=IssueEdit.Action.DRAFTED).exists():
+            raise EditError(f"Issue {issue.key} was changed while it was being drafted again; nothing was "
+                            "changed by the redraft: try again.")
         old = list(issue.stories.prefetch_related("storyarticle_set").order_by("-selected", "position", "id"))
         was_edited = edited(issue)
         touched = set(issue.edits.filter(story__isnull=False).values_list("story_id", flat=True))
