@@ -619,6 +619,21 @@ def test_editing_in_a_browser(served):
             page.wait_for_selector("text=Restored the version")
             assert _eventually(lambda: _db(selected_ids)[:1] == [s[4]] and s[2] in _db(selected_ids))
 
+            # draft again: the button says it is busy (and cannot be pressed twice), the editors' work stays
+            busy = page.evaluate("""() => {
+                const form = document.getElementById('redraft').form;
+                form.addEventListener('submit', e => e.preventDefault());
+                form.requestSubmit();
+                return new Promise(done => setTimeout(() => {
+                    const b = document.getElementById('redraft'); done([b.textContent, b.disabled]); }, 50));
+            }""")
+            assert busy == ["Drafting again…", True], busy
+            _goto(page, served + ISSUE)
+            page.click("#redraft")
+            page.wait_for_selector("text=Drafted again from the window")
+            assert page.inner_text(f"#story-{s[0]} h3") == "Browser-edited headline"
+            assert _db(selected_ids)[:1] == [s[4]] and s[2] in _db(selected_ids)
+
             _goto(page, served + ISSUE + "preview/email/")
             assert "Browser-edited headline" in page.content()
             page.screenshot(path=str(ARTIFACTS / "editor-3-email-preview.png"), full_page=True)
@@ -656,7 +671,7 @@ def test_editing_in_a_browser(served):
     assert Story.objects.get(pk=s[0]).headline == "Browser-edited headline"
     assert set(IssueEdit.objects.values_list("action", flat=True)) >= {"drop", "include", "move", "edit",
                                                                          "reorder", "merge", "restore",
-                                                                         "approve", "publish"}
+                                                                         "redrafted", "approve", "publish"}
 
 
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
