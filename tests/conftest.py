@@ -51,3 +51,26 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, "utf-8")
     return path
+
+
+EDITOR_PASSWORD = "mauve-harbour-lantern-42"
+
+
+def demo_with_editor(directory: Path) -> dict:
+    """The demo workspace (issue 1.1 drafted from the sample corpus) with an editor account "ed":
+    ``{"home", "profile", "user", "issue", "selected", "candidates"}`` (stories in order)."""
+    from alliance_digest.demo import run_demo
+
+    home = directory / "demo"
+    run_demo(home, echo=lambda m: None)
+    from django.contrib.auth.models import User  # Django only after the workspace is set up
+
+    from alliance_digest.db.models import Issue
+    from alliance_digest.profile import load_profile
+
+    issue = Issue.objects.get(volume=1, number=1)
+    return {"home": home, "profile": load_profile(home / "digest.toml"),
+            "user": User.objects.create_user("ed", password=EDITOR_PASSWORD, is_staff=True), "issue": issue,
+            "selected": list(issue.stories.filter(selected=True).order_by("position")),
+            "candidates": list(issue.stories.filter(selected=False).order_by("position"))}
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-PASSWORD = "mauve-harbour-lantern-42"
+from conftest import EDITOR_PASSWORD as PASSWORD, demo_with_editor
 
 
 def _edited_and_approved(tmp_path):
@@ -15,21 +15,11 @@ def _edited_and_approved(tmp_path):
     - two candidates included, the second merged into story 1;
     - story 2's headline rewritten; one story written by hand.
     """
-    from alliance_digest.demo import run_demo
+    demo = demo_with_editor(tmp_path)
+    from alliance_digest.editor import actions  # Django only after the workspace is set up
 
-    home = tmp_path / "demo"
-    run_demo(home, echo=lambda m: None)
-    from django.contrib.auth.models import User
-
-    from alliance_digest.db.models import Issue
-    from alliance_digest.editor import actions
-    from alliance_digest.profile import load_profile
-
-    profile = load_profile(home / "digest.toml")
-    user = User.objects.create_user("ed", password=PASSWORD, is_staff=True)
-    issue = Issue.objects.get(volume=1, number=1)
-    sel = list(issue.stories.filter(selected=True).order_by("position"))
-    cand = list(issue.stories.filter(selected=False).order_by("position"))
+    home, profile, user, issue = demo["home"], demo["profile"], demo["user"], demo["issue"]
+    sel, cand = demo["selected"], demo["candidates"]
     for story in sel[2:]:
         actions.drop(issue, story.pk, user)
     actions.include(issue, sel[2].pk, user)

@@ -13,8 +13,9 @@ from alliance_digest.pipeline.corrections import Corrections, split_cluster
 from alliance_digest.pipeline.ranking import Weights
 from alliance_digest.pipeline.records import StoryArticle
 
+from conftest import EDITOR_PASSWORD as PASSWORD, demo_with_editor
+
 DAY0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
-PASSWORD = "mauve-harbour-lantern-42"
 
 
 def _article(pk: int, title: str, text: str, hours: int, source: str) -> StoryArticle:
@@ -105,21 +106,12 @@ def _late_items(path: Path, end: date, lead_article) -> str:
 def worked(tmp_path):
     """The demo draft after an editor's session: story 1's headline rewritten, story 5 dropped, the first
     candidate merged into story 2, one article split out of story 3; then new coverage arrives."""
-    from alliance_digest.demo import run_demo, sample_window
+    from alliance_digest.demo import sample_window
+    demo = demo_with_editor(tmp_path)
+    from alliance_digest.editor import actions  # Django only after the workspace is set up
 
-    home = tmp_path / "demo"
-    run_demo(home, echo=lambda m: None)
-    from django.contrib.auth.models import User
-
-    from alliance_digest.db.models import Issue
-    from alliance_digest.editor import actions
-    from alliance_digest.profile import load_profile
-
-    profile = load_profile(home / "digest.toml")
-    user = User.objects.create_user("ed", password=PASSWORD, is_staff=True)
-    issue = Issue.objects.get(volume=1, number=1)
-    sel = list(issue.stories.filter(selected=True).order_by("position"))
-    cand = list(issue.stories.filter(selected=False).order_by("position"))
+    home, profile, user, issue = demo["home"], demo["profile"], demo["user"], demo["issue"]
+    sel, cand = demo["selected"], demo["candidates"]
     actions.edit(issue, sel[0].pk, "Editors' own headline", sel[0].summary_markdown, user)
     actions.drop(issue, sel[4].pk, user)
     absorbed = actions._article_urls(cand[0])
