@@ -28,7 +28,7 @@ ISSUE = "/editor/issues/1-1/"
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
-    """The demo workspace (issue 1.1 drafted: 5 stories, 5 candidates), the test host allowed."""
+    """The demo workspace (issue 1.1 drafted: 5 stories, 7 candidates), the test host allowed."""
     from alliance_digest.demo import run_demo
 
     home = tmp_path / "demo"
@@ -199,7 +199,7 @@ def test_dashboard_shows_the_draft_counts_and_recent_issues(client):
     assert response.status_code == 200
     assert "Current draft" in text and "Vol: 1.1" in text
     counts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", text))
-    assert counts["Selected stories"] == "5" and counts["Candidates"] == "5"
+    assert counts["Selected stories"] == "5" and counts["Candidates"] == "7"
     assert int(counts["Articles in the window"]) >= int(counts["Relevant articles"]) > 5
     assert 'href="/editor/issues/1-1/"' in text and "draft" in text
     assert "Content-Security-Policy" in response and "nonce-" in response["Content-Security-Policy"]
@@ -244,7 +244,7 @@ def test_drop_include_and_move_change_the_order_and_are_recorded(client, editor)
     assert list(issue().stories.filter(selected=True).order_by("position").values_list("position", flat=True)) \
         == [1, 2, 3, 4, 5]
     assert list(issue().stories.filter(selected=False).order_by("position").values_list("position", flat=True)) \
-        == list(range(1, 6))
+        == list(range(1, 8))
     # moving the first story up is refused, with a message
     refused = client.post(url("move", s[0]), {"direction": "up"}, follow=True)
     assert "already first" in refused.content.decode()

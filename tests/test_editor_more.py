@@ -2,7 +2,7 @@
 sending from the web, sign-in limits, source health and the vendored htmx.
 
 Driven over HTTP with Django's test client on the demo workspace (issue 1.1:
-5 stories, 5 candidates), as in test_editor.py.
+5 stories, 7 candidates), as in test_editor.py.
 """
 
 from __future__ import annotations

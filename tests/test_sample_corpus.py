@@ -73,6 +73,13 @@ def test_drafted_stories_are_the_us_japan_stories(demo):
         assert all(EXPECTED["stories"][e]["us_japan"] for e in _stories_of(candidate)), candidate["headline"]
 
 
+def test_each_digest_story_tells_one_event(demo):
+    """As in the reference issue, the economic "2+2", a policy forum on economic security and an AI
+    testing pact are three stories, not one paragraph mixing them."""
+    for story in demo["data"]["stories"] + demo["data"]["candidates"]:
+        assert len(_stories_of(story)) == 1, f"{story['headline']} mixes {_stories_of(story)}"
+
+
 def test_every_multi_outlet_event_is_one_story(demo):
     in_window = {canonicalise(a["url"]) for s in demo["data"]["all_stories"] for a in s["articles"]}
     for story_id, info in EXPECTED["stories"].items():

@@ -6,7 +6,8 @@ import tomllib
 from datetime import datetime, timedelta, timezone
 
 from alliance_digest.pipeline.compose import _merge_same_events
-from alliance_digest.pipeline.grouping import GroupInput, storylines
+from alliance_digest.evaluation.storylines import storylines
+from alliance_digest.pipeline.grouping import GroupInput
 from alliance_digest.pipeline.records import StoryArticle, StoryDraft
 from alliance_digest.pipeline.relevance import RelevanceScorer
 from alliance_digest.profile import default_profile_text, parse_profile

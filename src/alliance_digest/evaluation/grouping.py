@@ -1,9 +1,10 @@
 """Story grouping quality: B-cubed on ECB+, pairwise F1 on the news windows' event ids.
 
 Grouping has two levels (``pipeline/grouping.py``): *events* (one happening,
-what ECB+ labels) and *storylines* (events joined into a fortnight's
-development, what a digest story covers: compose folds the relevant events
-of one storyline into one story). Both are reported.
+what ECB+ labels), which is how the digest groups a window, and
+*storylines* (events joined into a fortnight's development), which the
+digest no longer uses since session 7 (on full-text news they chained
+different events into one story) and which are reported for information.
 
 ECB+ (982 documents, 86 events, each topic pairing two look-alike events)
 is grouped as one window with relevance ignored; a document's first line
@@ -17,11 +18,12 @@ description, publication times), after the same canonical-URL
 de-duplication the ingest does; pairs are scored over the distinct articles
 that carry an event id (a row repeated in two feeds with the same URL
 counts once), within each window, pooled over the windows. Their gold events
-are developments (one holds 14 items over 12 days), so the gated figure is
-the storyline level; the event level is shown beside it. The over-merge
-check scores the same way the items of the 46 ``summary_pairs.jsonl``
-events (single happenings, mostly not about Japan): storylines that became
-blobs of the window would show there as lost precision.
+are developments (one holds 14 items over 12 days); the gated figure is the
+event level, the grouping the digest applies to the whole window (its
+same-development fold, ``compose._merge_same_events``, only joins relevant
+stories). The over-merge check scores the same way the items of the 46
+``summary_pairs.jsonl`` events (single happenings, mostly not about Japan):
+clusters that became blobs of the window would show there as lost precision.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from alliance_digest.evaluation import Report
 from alliance_digest.evaluation._data import ecb_documents, news_items, record, windows
 from alliance_digest.evaluation.metrics import bcubed, pairwise
 from alliance_digest.evaluation import require
-from alliance_digest.pipeline.grouping import STORYLINE_THRESHOLD, GroupInput, group, storylines
+from alliance_digest.evaluation.storylines import STORYLINE_THRESHOLD, storylines
+from alliance_digest.pipeline.grouping import GroupInput, group
 from alliance_digest.profile import parse_profile
 
 
@@ -128,23 +131,24 @@ def run(data_dir, threshold: float | None = None) -> Report:
     report.metrics["ecb_bcubed_recall"] = r
     p, r, f, clusters = by_level["storylines"]
     report.rows.append(["ECB+ storylines (B-cubed, undated)", 982, p, r, f, f"{clusters} / 86"])
-    per_window = window_pairs(data_dir, threshold, "storylines")
+    per_window = window_pairs(data_dir, threshold, "events")
     for name, n, wp, wr, wf, a, b, c in per_window:
-        report.rows.append([f"{name} storylines (pairwise)", n, wp, wr, wf, f"tp {a} fp {b} fn {c}"])
+        report.rows.append([f"{name} events (pairwise)", n, wp, wr, wf, f"tp {a} fp {b} fn {c}"])
     for label, level, gold, metric in (
-            ("news windows storylines (pairwise, pooled)", "storylines", "events", "windows_pairwise_f1"),
-            ("news windows events (pairwise, pooled)", "events", "events", "windows_pairwise_events_f1"),
-            ("summary-pair events, storylines (over-merge check)", "storylines", "summary_pairs",
-             "summary_pairs_storylines_f1"),
-            ("summary-pair events, events (over-merge check)", "events", "summary_pairs", "summary_pairs_events_f1")):
-        rows = per_window if (level, gold) == ("storylines", "events") else window_pairs(data_dir, threshold, level, gold)
+            ("news windows events (pairwise, pooled)", "events", "events", "windows_pairwise_f1"),
+            ("news windows storylines (pairwise, pooled; not used)", "storylines", "events",
+             "windows_pairwise_storylines_f1"),
+            ("summary-pair events, events (over-merge check)", "events", "summary_pairs", "summary_pairs_events_f1"),
+            ("summary-pair events, storylines (not used)", "storylines", "summary_pairs",
+             "summary_pairs_storylines_f1")):
+        rows = per_window if (level, gold) == ("events", "events") else window_pairs(data_dir, threshold, level, gold)
         precision, recall, f1, tp, fp, fn = _pooled(rows)
         report.rows.append([label, sum(r[1] for r in rows), precision, recall, f1, f"tp {tp} fp {fp} fn {fn}"])
         report.metrics[metric] = f1
         if gold == "summary_pairs":
             report.metrics[metric.replace("_f1", "_precision")] = precision
     report.notes.append(f"grouping threshold {threshold} (default profile); storyline threshold "
-                        f"{STORYLINE_THRESHOLD} (pipeline/grouping.py)")
-    report.notes.append("the gated news-windows figure is the storyline level (digest stories are storylines); "
-                        "ECB+'s is the event level (undated single happenings)")
+                        f"{STORYLINE_THRESHOLD} (evaluation/storylines.py)")
+    report.notes.append("both gated figures are the event level, the digest's grouping; storylines are shown for "
+                        "information (the digest stopped using them in session 7)")
     return report

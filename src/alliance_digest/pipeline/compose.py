@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from alliance_digest.pipeline import ranking, summarise
 from alliance_digest.pipeline.corrections import Corrections, split_cluster
-from alliance_digest.pipeline.grouping import GroupInput, group, storylines, term_similarity
+from alliance_digest.pipeline.grouping import GroupInput, group, term_similarity
 from alliance_digest.pipeline.records import StoryArticle, StoryDraft
 
 MAX_CANDIDATES = 60  # relevant stories kept on a draft beyond the selected ones
@@ -63,24 +63,13 @@ def _inputs(articles: list[StoryArticle]) -> list[GroupInput]:
     return [GroupInput(a.title, a.text or a.summary, a.published) for a in articles]
 
 
-def build_stories(articles: list[StoryArticle], threshold: float,
-                  background: list[StoryArticle] = ()) -> list[StoryDraft]:
-    """Group articles into stories; each story's articles best source first."""
-    return _build(articles, threshold, background, with_storylines=False)[0]
-
-
-def build_storylines(articles: list[StoryArticle], threshold: float, background: list[StoryArticle] = (),
-                     corrections: Corrections | None = None) -> tuple[list[StoryDraft], list[int]]:
-    """Event stories (level 1) and, for each, the number of its storyline (level 2).
+def build_stories(articles: list[StoryArticle], threshold: float, background: list[StoryArticle] = (),
+                  corrections: Corrections | None = None) -> list[StoryDraft]:
+    """Group articles into stories (event clusters); each story's articles best source first.
 
     An event cluster holding two articles the editors judged apart
     (``corrections``) is cut apart.
     """
-    return _build(articles, threshold, background, with_storylines=True, corrections=corrections)
-
-
-def _build(articles: list[StoryArticle], threshold: float, background: list[StoryArticle],
-           with_storylines: bool, corrections: Corrections | None = None) -> tuple[list[StoryDraft], list[int]]:
     inputs = _inputs(articles)
     grouping = group(inputs, threshold, _inputs(list(background)))
     if corrections:
@@ -90,12 +79,7 @@ def _build(articles: list[StoryArticle], threshold: float, background: list[Stor
         items = sorted((articles[i] for i in members),
                        key=lambda a: (-a.authority, -a.relevance, a.published or datetime.max.replace(tzinfo=timezone.utc), a.id))
         stories.append(StoryDraft(articles=items, terms_weights=grouping.terms(members)))
-    line_of = list(range(len(stories)))
-    if with_storylines:
-        for line, ks in enumerate(storylines(inputs, grouping.clusters)):
-            for k in ks:
-                line_of[k] = line
-    return stories, line_of
+    return stories
 
 
 def _apply_splits(grouping, articles: list[StoryArticle], corrections: Corrections) -> list[list[int]]:
@@ -112,18 +96,20 @@ def _apply_splits(grouping, articles: list[StoryArticle], corrections: Correctio
     return clusters
 
 
-def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None = None,
-                       corrections: Corrections | None = None) -> list[StoryDraft]:
+def _merge_same_events(ranked: list[StoryDraft], corrections: Corrections | None = None) -> list[StoryDraft]:
     """Fold a lower-ranked story into a higher one about the same event.
 
     Average linkage keeps borderline coverage apart; two such stories in one
     issue would tell the same news twice, so their coverage is combined.
-    Stories are the same event when they belong to one storyline
-    (``line_of``: article id -> storyline), when their terms are clearly
-    alike, somewhat alike and reported within a few days of each other, or
+    Stories are the same event when their terms are clearly alike,
+    somewhat alike and reported within a few days of each other, or
     faintly alike in the same news cycle: two stories of a two-country digest
     reported within a day that share any specific words are, in practice, one
     development (a tariff letter and the allies' appeal against it).
+    (Storylines, ``evaluation/storylines.py``, are not a reason: on full-text
+    news they chain related but different events, e.g. an economic "2+2",
+    a policy forum and an AI testing pact, which the reference issue runs
+    as separate stories; see docs/QUALITY.md, session 7.)
     The editors' judgements (``corrections``) come first: stories judged
     one always fold, and no fold brings together articles judged apart.
     """
@@ -132,8 +118,6 @@ def _merge_same_events(ranked: list[StoryDraft], line_of: dict[int, int] | None 
         return (min(stamps), max(stamps)) if stamps else None
 
     def same_event(a: StoryDraft, b: StoryDraft) -> bool:
-        if line_of is not None and line_of.get(a.articles[0].id, -1) == line_of.get(b.articles[0].id, -2):
-            return True
         similarity = term_similarity(a.terms_weights, b.terms_weights)
         if similarity >= SAME_EVENT_CLEARLY:
             return True
@@ -190,12 +174,13 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
             corrections: Corrections | None = None) -> Composition:
     """Group, rank, select the top ``wanted`` relevant stories and draft their text.
 
-    Every article in the window is grouped into events and storylines (so
-    look-alike events are told apart with all their coverage); the relevant
-    events of one storyline become one digest story, which keeps only its
-    articles near or above the relevance bar, so its sources are about the
-    topic (a US-Japan story does not cite the general trade coverage it sits
-    among). ``keep_all`` also returns every story of the window.
+    Every article in the window is grouped into events (so look-alike
+    events are told apart with all their coverage); relevant events of one
+    development fold into one digest story (:func:`_merge_same_events`),
+    which keeps only its articles near or above the relevance bar, so its
+    sources are about the topic (a US-Japan story does not cite the general
+    trade coverage it sits among). ``keep_all`` also returns every story of
+    the window.
 
     ``corrections`` are the editors' grouping judgements (their merges and
     splits, and the stories of a draft they worked on; see
@@ -203,15 +188,14 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
     what the editors have reviewed.
     """
     floor = POOL_SHARE * relevance_threshold
-    everything, lines = build_storylines(articles, grouping_threshold, corrections=corrections)
-    stories, line_of = [], {}
-    for story, line in zip(everything, lines):
+    everything = build_stories(articles, grouping_threshold, corrections=corrections)
+    stories = []
+    for story in everything:
         kept = [a for a in story.articles if a.relevance >= floor]
         if kept:
             stories.append(StoryDraft(articles=kept, terms_weights=story.terms_weights))
-            line_of[kept[0].id] = line  # stories never share an article
     ranked = ranking.rank(stories, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
-    relevant = _merge_same_events([s for s in ranked if s.relevant], line_of, corrections)
+    relevant = _merge_same_events([s for s in ranked if s.relevant], corrections)
     for story in relevant:  # merged stories: rescore with their combined coverage
         ranking.score_story(story, weights, window.start_dt, window.end_dt, previous or [])
     relevant.sort(key=lambda s: (-s.score, s.articles[0].id))

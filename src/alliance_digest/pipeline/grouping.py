@@ -11,8 +11,8 @@ its exact cosines (SciPy), which keeps look-alike events apart better than
 single linkage's chaining. A component too large for a dense matrix falls
 back to average linkage over the sparse candidate graph.
 
-A second level, :func:`storylines`, joins event clusters into a fortnight's
-developments (what a digest story covers) on their specific shared terms.
+(A second level, storylines, was tried and is kept in
+``evaluation/storylines.py`` for the record: the digest does not use it.)
 """
 
 from __future__ import annotations
@@ -253,98 +253,3 @@ def term_similarity(a: dict[str, float], b: dict[str, float]) -> float:
     na = math.sqrt(sum(w * w for w in a.values()))
     nb = math.sqrt(sum(w * w for w in b.values()))
     return dot / (na * nb) if na and nb else 0.0
-
-
-# ---------------------------------------------------------------------------
-# Level 2: storylines. An event cluster is one report or happening (what ECB+
-# measures); a digest story follows a development over the fortnight (the
-# 7 July tariff letter, the talks before it, the reactions after). Storylines
-# join event clusters that share *specific* words: a term found in more than
-# STORYLINE_MAX_DF of the window's articles ("Trump", "tariffs", "Japan" in a
-# US-Japan fortnight) says what the window is about, not which development,
-# so it is dropped; a term found in one article links nothing.
-STORYLINE_THRESHOLD = 0.05  # average-link cosine of cluster centroids (docs/QUALITY.md sweep)
-STORYLINE_DAYS = 14  # clusters whose reports are further apart never join
-STORYLINE_MAX_DF = 0.10  # share of the window's articles above which a term is ubiquitous
-STORYLINE_MIN_ITEMS = 50  # smaller sets: every term is kept (no reliable frequencies)
-
-_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
-
-
-def _storyline_tokens(doc: str) -> list[str]:
-    """Words without possessives or plural -s, and adjacent word pairs.
-
-    Feed teasers say "bonds" where the next says "bond", "Japan's" where the
-    next says "Japan": folded, so that the few words two teasers share count.
-    """
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    words = []
-    for token in _WORD.findall(doc.lower().replace("\u2019", "'")):
-        token = token.removesuffix("'s").strip("'-")
-        if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
-            token = token[:-1]
-        if len(token) > 1 and token not in ENGLISH_STOP_WORDS:
-            words.append(token)
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
-
-
-def storylines(items: list[GroupInput], clusters: list[list[int]],
-               threshold: float = STORYLINE_THRESHOLD) -> list[list[int]]:
-    """Join event clusters of ``items`` into storylines (lists of cluster indices).
-
-    Average linkage over the clusters' centroids of specific terms; clusters
-    more than STORYLINE_DAYS apart never join. Deterministic for the same input.
-    """
-    if len(clusters) < 2:
-        return [[k] for k in range(len(clusters))]
-    from sklearn.preprocessing import normalize
-
-    docs = [f"{i.title}. {i.title}. {(i.text or '')[:BODY_CHARS]}" for i in items]
-    vectorizer = TfidfVectorizer(
-        analyzer=_storyline_tokens, sublinear_tf=True, dtype=np.float32, min_df=2,
-        max_df=STORYLINE_MAX_DF if len(items) >= STORYLINE_MIN_ITEMS else 1.0,
-    )
-    try:
-        matrix = normalize(vectorizer.fit_transform(docs))
-    except ValueError:  # no term shared by two articles (or every term ubiquitous)
-        return [[k] for k in range(len(clusters))]
-    assignment = np.zeros(len(items), dtype=np.int64)
-    for k, members in enumerate(clusters):
-        assignment[members] = k
-    # centroid = mean of member rows: one sparse product, then row-normalised
-    membership = sparse.csr_matrix((np.ones(len(items), dtype=np.float32), (assignment, np.arange(len(items)))),
-                                   shape=(len(clusters), len(items)))
-    centroids = normalize(membership @ matrix)
-    sims = sparse.triu(centroids @ centroids.T, k=1).tocoo()
-    stamps = [[items[i].published.timestamp() for i in members if items[i].published] for members in clusters]
-    first = np.array([min(s) if s else np.nan for s in stamps])
-    last = np.array([max(s) if s else np.nan for s in stamps])
-    rows, cols, data = sims.row, sims.col, sims.data
-    gap = np.maximum(first[rows], first[cols]) - np.minimum(last[rows], last[cols])
-    near = ~(np.nan_to_num(gap, nan=0.0) > STORYLINE_DAYS * 86400)  # undated: no time limit
-    pairs = dict(zip(zip(rows[near].tolist(), cols[near].tolist()), data[near].astype(float).tolist()))
-    out: list[list[int]] = []
-    for members in components(len(clusters), pairs, threshold):
-        if len(members) == 1:
-            out.append(members)
-        elif len(members) <= DENSE_LIMIT:  # SciPy's average linkage, as for events
-            sub = centroids[members]
-            dist = (sub @ sub.T).toarray()
-            np.clip(dist, 0.0, 1.0, out=dist)
-            span_gap = (np.maximum(first[members][:, None], first[members][None, :])
-                        - np.minimum(last[members][:, None], last[members][None, :]))
-            dist[np.nan_to_num(span_gap, nan=0.0) > STORYLINE_DAYS * 86400] = 0.0
-            dist = 1.0 - dist
-            np.fill_diagonal(dist, 0.0)
-            labels = fcluster(linkage(squareform(dist, checks=False).astype(np.float64), method="average"),
-                              t=1.0 - threshold + 1e-9, criterion="distance")
-            lines: dict[int, list[int]] = {}
-            for member, label in zip(members, labels):
-                lines.setdefault(int(label), []).append(member)
-            out.extend(lines.values())
-        else:
-            index = {m: k for k, m in enumerate(members)}
-            sub_pairs = {(index[i], index[j]): v for (i, j), v in pairs.items() if i in index and j in index}
-            out.extend([[members[k] for k in line] for line in average_link(len(members), sub_pairs, threshold)])
-    return sorted(sorted(line) for line in out)
