@@ -73,6 +73,22 @@ def test_drafted_stories_are_the_us_japan_stories(demo):
         assert all(EXPECTED["stories"][e]["us_japan"] for e in _stories_of(candidate)), candidate["headline"]
 
 
+def test_a_paragraph_does_not_restate_what_it_already_said(demo):
+    """Three outlets each open with "the Cabinet named Sakurai ambassador": the paragraph says it
+    once, then what each adds; no sentence repeats most of what the sentences before it said."""
+    from alliance_digest.pipeline.summarise import _content
+    from alliance_digest.pipeline.text import split_sentences
+
+    for story in demo["data"]["stories"] + demo["data"]["candidates"]:
+        plain = re.sub(r"\]\([^)]*\)", "", story["summary_markdown"]).replace("[", "").replace("**", "")
+        said: set[str] = set()
+        for sentence in split_sentences(plain.replace("\\", "")):
+            words = _content(sentence)
+            if said:
+                assert len(words & said) / len(words) <= 0.6, (story["headline"], sentence)
+            said |= words
+
+
 def test_each_digest_story_tells_one_event(demo):
     """As in the reference issue, the economic "2+2", a policy forum on economic security and an AI
     testing pact are three stories, not one paragraph mixing them."""

@@ -189,3 +189,4 @@ def test_an_entity_group_can_stand_in_for_a_required_one():
     with_firms = RelevanceScorer(dataclasses.replace(PROFILE.topic, entities=plain + [firms]))
     title, body = "SoftBank in talks to buy US chipmaker's unit", "The US company confirmed the talks."
     assert with_firms.score(title, body).score > PROFILE.topic.threshold > without.score(title, body).score
+

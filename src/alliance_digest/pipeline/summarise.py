@@ -283,7 +283,7 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
         best = max(sorted(remaining), key=gain)
         remaining.discard(best)
         n = len(words(candidates[best].text))
-        if chosen and max(sims[best, j] for j in chosen) > REDUNDANT:
+        if chosen and max(max(sims[best, j] for j in chosen), _covered(candidates, best, chosen)) > REDUNDANT:
             continue
         if total + n > SUMMARY_MAX_WORDS:
             if total >= SUMMARY_MIN_WORDS:
@@ -301,6 +301,18 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
 
 _STOP = frozenset("""a an and are as at be by for from has have he in is it its of on or that the their
 this to was were will with after said says who which while also they than two three""".split())
+
+
+def _content(text: str) -> set[str]:
+    return {w.lower() for w in words(text) if w.lower() not in _STOP}
+
+
+def _covered(candidates: list, i: int, chosen: list[int]) -> float:
+    """Share of a sentence's content words the chosen sentences already hold (x 0.8, as ``_overlap``):
+    three sources each restating who was named to what repeat one another only in sum."""
+    mine = _content(candidates[i].text)
+    said = set().union(*(_content(candidates[j].text) for j in chosen))
+    return len(mine & said) / (len(mine) or 1) * 0.8
 
 
 def _overlap(texts: list[str]) -> np.ndarray:
