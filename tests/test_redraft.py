@@ -217,6 +217,7 @@ def test_the_web_app_drafts_again_and_marks_what_is_new(worked):
         services.ingest([(late, "jsonl", None)], worked["profile"])
         page = client.get("/editor/issues/1-1/").content.decode()
         assert "3 articles (3 relevant) arrived in this window" in page
+        assert '<dd id="arrived-count">3 (3 relevant)</dd>' in client.get("/editor/").content.decode()
         done = client.post("/editor/issues/1-1/redraft/", follow=True).content.decode()
         assert "Drafted again from the window&#x27;s coverage" in done and "1 new among the candidates" in done
         assert 'class="badge new"' in done
