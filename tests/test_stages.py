@@ -190,3 +190,17 @@ def test_an_entity_group_can_stand_in_for_a_required_one():
     title, body = "SoftBank in talks to buy US chipmaker's unit", "The US company confirmed the talks."
     assert with_firms.score(title, body).score > PROFILE.topic.threshold > without.score(title, body).score
 
+
+
+def test_the_citation_link_sits_on_the_verb_not_on_a_modal():
+    from alliance_digest.pipeline.summarise import link_span
+
+    def anchor(sentence: str) -> str:
+        start, end = link_span(sentence)
+        return sentence[start:end]
+
+    assert anchor("Japan and the United States will set up an early-warning mechanism on chips.") == "set"
+    assert anchor("The plant will be built in Arizona by 2028, the company said.") == "built"
+    assert anchor("The two sides will not meet again before March.") == "meet"
+    assert anchor("Tokyo aims to double chip output by 2030.") == "double"
+    assert anchor("The Cabinet on Tuesday appointed Hiroyuki Sakurai as ambassador.") == "appointed"

@@ -48,13 +48,17 @@ NEWS_VERBS = {
     "named", "names", "met", "meet", "meets", "unveiled", "unveils", "reported", "reports",
     "confirmed", "confirms", "approved", "approves", "launched", "launches", "held", "hold",
     "holds", "pledged", "pledges", "called", "calls", "warned", "warns", "plans", "planned",
-    "will", "would", "agreed", "appointed", "appoints", "established", "establishes",
+    "agreed", "appointed", "appoints", "established", "establishes",
     "conducted", "conducts", "joined", "joins", "told", "stated", "released", "releases",
     "discussed", "discusses", "expects", "expected", "completed", "completes", "begins",
     "began", "opened", "opens", "set", "sets", "led", "leads", "won", "wins", "raised",
     "raises", "cut", "cuts", "visited", "visits", "urged", "urges", "committed",
 }
 _NOT_VERBS = {"united", "red", "need", "feed", "seed", "speed", "hundred", "kindred", "bed"}
+_MODALS = {"will", "would", "could", "should", "may", "might", "must", "can", "plan", "plans", "aim", "aims",
+           "agreed", "agree", "agrees", "decided", "promised", "vowed", "pledged"}  # "will set up": the verb follows
+_LINKABLE_AFTER_MODAL = re.compile(r"^[a-z]{2,}$")
+_AUXILIARIES = {"to", "be", "been", "have", "not", "also", "soon", "likely"}
 
 
 @dataclass
@@ -74,7 +78,7 @@ def clean_title(title: str) -> str:
     return title.rstrip(" .")
 
 
-_HEADLINE_WORDS = NEWS_VERBS | set("""a an the and or but of to in on at for with by from as over amid after before
+_HEADLINE_WORDS = NEWS_VERBS | {"will", "would"} | set("""a an the and or but of to in on at for with by from as over amid after before
 into about against under new next first last top key talks deal deals plan plans pact agree agrees sign
 signs name names pick picks tap taps back backs seek seeks push pushes hit hits face faces vow vows eye eyes
 boost boosts cut cuts raise raises say says meet meets hold holds open opens launch launches set sets
@@ -381,6 +385,15 @@ def link_span(sentence: str) -> tuple[int, int]:
         if low in NEWS_VERBS or (low == token and low.endswith("ed") and len(low) > 4 and low not in _NOT_VERBS):
             off = sentence[s:e].find(token)
             return s + off, s + off + len(token)
+        if low in _MODALS - NEWS_VERBS:  # "will set up", "will be built": link the verb, not "will"
+            for ns, ne in spans[k + 1:k + 4]:
+                verb = sentence[ns:ne].strip(".,;:\"“”'’()")
+                if verb in _AUXILIARIES:
+                    continue
+                if _LINKABLE_AFTER_MODAL.match(verb) and verb != "the":
+                    off = sentence[ns:ne].find(verb)
+                    return ns + off, ns + off + len(verb)
+                break
     for k, (s, e) in enumerate(spans):
         token = sentence[s:e].strip(".,;:\"“”'’()")
         if k and token.isalpha() and token.islower() and len(token) >= 4:
