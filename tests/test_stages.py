@@ -148,6 +148,30 @@ def test_headline_is_short_sentence_case_and_from_a_source():
     assert len(draft_headline(long).split()) <= 16
 
 
+def test_headline_and_lead_come_from_on_topic_coverage():
+    """General news kept beside a US-Japan story never gives its headline or first sentence."""
+    general = _article(1, "wire", "Trump and EU officials converge on a possible 15% tariff deal",
+                       "", relevance=0.38, authority=0.9)
+    general.summary = "President Trump's push for a new standard for global trade is coming into focus."
+    deal = _article(2, "ledger", "Trump announces a trade deal with Japan setting 15% tariffs", "", relevance=0.89)
+    deal.summary = "Japan will face 15% tariffs and fund investments in the United States."
+    story = StoryDraft([general, deal])
+    assert draft_headline(story) == "Trump announces a trade deal with Japan setting 15% tariffs"
+    assert select_sentences(story)[0].article is deal
+
+
+def test_headline_ends_where_a_run_on_title_news_ends():
+    """Feeds that give a lead sentence, or two sentences, as the title get a headline-length cut."""
+    def headline(title):
+        return draft_headline(StoryDraft([_article(1, "x", title, BODY_1)]))
+    assert headline("President Trump announced a trade deal with Japan, saying the country will face "
+                    "15% reciprocal tariffs") == "President Trump announced a trade deal with Japan"
+    assert headline("Trump’s Tariffs Are the Highest in a Century. But After His Threats, They Seem Like "
+                    "a Relief.").lower() == "trump’s tariffs are the highest in a century"
+    assert headline("Japan Names Hiro Sato Ambassador, Saying He Knows Washington").lower() == \
+        "japan names hiro sato ambassador, saying he knows washington"  # short enough: whole
+
+
 def test_headline_casing_is_never_half_converted():
     """Title Case becomes sentence case only when the coverage decides every word."""
     casing = Casing.learn([

@@ -30,6 +30,7 @@ SENTENCE_MIN_WORDS = 6
 SENTENCE_MAX_WORDS = 48
 REDUNDANT = 0.4  # cosine above which a sentence repeats one already chosen
 BOLD_MAX_WORDS = 16
+HEADLINE_RELEVANCE_SHARE = 0.6  # of the story's best relevance, to give the headline or lead sentence
 
 _BOILERPLATE = re.compile(
     r"(subscribe|sign up|newsletter|click here|read more|all rights reserved|©|cookie|"
@@ -41,6 +42,8 @@ _TITLE_PREFIX = re.compile(r"^(opinion|analysis|exclusive|explainer|watch|live|u
                            r"commentary|review|podcast|video)\s*[|:\-–—]\s*", re.I)
 _SUBORDINATE = ("which", "who", "whom", "whose", "where", "when", "while", "although", "though", "as", "after")
 HEADLINE_HARD_MAX = 16
+_SECOND_SENTENCE = re.compile(r"(?<=[a-z0-9])[.!?]\s+(?=[A-Z])")
+_TRAILING_ATTRIBUTION = re.compile(r",\s+(?:saying|adding|citing|according to|as|while|which)\s")
 _CUT_BEFORE = {"after", "amid", "as", "over", "with", "for", "in", "on", "despite", "following", "ahead",
                "while", "before", "to", "at", "by", "from"}  # beyond this a headline is cut at a natural break
 NEWS_VERBS = {
@@ -176,8 +179,15 @@ def _shorten(title: str) -> str:
     """Cut an over-long headline at a natural break, keeping its first part.
 
     A headline a little over the target is kept whole: a cut mid-phrase
-    reads worse than two extra words.
+    reads worse than two extra words. But a title that runs on past its
+    news (a second sentence, or a trailing ", saying ..." as some feeds give
+    a lead sentence for a title) ends where the news does.
     """
+    if len(words(title)) > HEADLINE_MAX_WORDS:
+        for pattern in (_SECOND_SENTENCE, _TRAILING_ATTRIBUTION):
+            head = pattern.split(title, maxsplit=1)[0].strip()
+            if head != title and 4 <= len(words(head)) <= HEADLINE_MAX_WORDS:
+                return head
     if len(words(title)) <= HEADLINE_HARD_MAX:
         return title
     for part in re.split(r":\s+|\s+[—–-]\s+|;\s+", title):
@@ -193,14 +203,30 @@ def _shorten(title: str) -> str:
     return " ".join(tokens[:HEADLINE_MAX_WORDS])
 
 
+def _on_topic(story: StoryDraft) -> list[bool]:
+    """Which of the story's articles may give its headline and lead sentence.
+
+    A story keeps coverage somewhat below the relevance bar (general trade
+    news beside a US-Japan deal); the digest's headline must still be about
+    its topic, so it comes from an article nearly as relevant as the
+    story's best. A folded story is headlined by its leading event.
+    """
+    eligible = story.lead_articles or len(story.articles)
+    best = max((a.relevance for a in story.articles[:eligible]), default=0.0)
+    return [k < eligible and a.relevance >= HEADLINE_RELEVANCE_SHARE * best
+            for k, a in enumerate(story.articles)]
+
+
 def _central_title(story: StoryDraft) -> int:
-    """Index of the story's most representative source headline."""
+    """Index of the story's most representative on-topic source headline."""
     titles = [clean_title(a.title) for a in story.articles]
     sets = [set(w.lower() for w in words(t) if len(w) > 2) for t in titles]
     best, best_score = 0, -1.0
-    # a folded story is headlined by its leading event, judged against all its coverage
-    eligible = story.lead_articles or len(titles)
-    for i, (title, toks) in enumerate(zip(titles[:eligible], sets)):
+    on_topic = _on_topic(story)
+    # judged against all the story's coverage
+    for i, (title, toks) in enumerate(zip(titles, sets)):
+        if not on_topic[i]:
+            continue
         others = [s for j, s in enumerate(sets) if j != i]
         central = (sum(len(toks & o) / (len(toks | o) or 1) for o in others) / len(others)) if others else 0
         n = len(words(title))
@@ -276,6 +302,7 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
     total = len(words(lead_title.text)) if lead_title else 0
     sources: set[str] = {lead_title.article.source} if lead_title else set()
     remaining = set(range(len(candidates))) - set(chosen)
+    on_topic = {a.id: ok for a, ok in zip(story.articles, _on_topic(story))}
     # feed descriptions are teasers: past a headline and a few of them, more
     # adds words faster than facts
     target = FEED_ONLY_TARGET_WORDS if lead_title else SUMMARY_TARGET_WORDS
@@ -284,7 +311,10 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
             redundancy = max((sims[i, j] for j in chosen), default=0.0)
             fresh = 0.1 if candidates[i].article.source not in sources else 0.0
             return candidates[i].score - 0.7 * redundancy + fresh
-        best = max(sorted(remaining), key=gain)
+        pool = remaining
+        if not chosen:  # the lead sentence, like the headline, comes from on-topic coverage
+            pool = {i for i in remaining if on_topic[candidates[i].article.id]} or remaining
+        best = max(sorted(pool), key=gain)
         remaining.discard(best)
         n = len(words(candidates[best].text))
         if chosen and max(max(sims[best, j] for j in chosen), _covered(candidates, best, chosen)) > REDUNDANT:
