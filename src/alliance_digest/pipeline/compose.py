@@ -70,12 +70,28 @@ def build_stories(articles: list[StoryArticle], threshold: float, background: li
     An event cluster holding two articles the editors judged apart
     (``corrections``) is cut apart.
     """
-    inputs = _inputs(articles)
-    grouping = group(inputs, threshold, _inputs(list(background)))
+    return _stories(articles, _event_grouping(articles, threshold, background, corrections))
+
+
+def _event_grouping(articles: list[StoryArticle], threshold: float, background: list[StoryArticle] = (),
+                    corrections: Corrections | None = None):
+    grouping = group(_inputs(articles), threshold, _inputs(list(background)))
     if corrections:
         grouping.clusters = _apply_splits(grouping, articles, corrections)
+    return grouping
+
+
+def _stories(articles: list[StoryArticle], grouping, keep=lambda article: True) -> list[StoryDraft]:
+    """One story per event cluster, of its articles that ``keep`` accepts (best source first).
+
+    A story's terms are those of the articles it keeps: what the story is
+    about, not the neighbouring coverage it was clustered with.
+    """
     stories = []
     for members in grouping.clusters:
+        members = [i for i in members if keep(articles[i])]
+        if not members:
+            continue
         items = sorted((articles[i] for i in members),
                        key=lambda a: (-a.authority, -a.relevance, a.published or datetime.max.replace(tzinfo=timezone.utc), a.id))
         stories.append(StoryDraft(articles=items, terms_weights=grouping.terms(members)))
@@ -188,12 +204,8 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
     what the editors have reviewed.
     """
     floor = POOL_SHARE * relevance_threshold
-    everything = build_stories(articles, grouping_threshold, corrections=corrections)
-    stories = []
-    for story in everything:
-        kept = [a for a in story.articles if a.relevance >= floor]
-        if kept:
-            stories.append(StoryDraft(articles=kept, terms_weights=story.terms_weights))
+    grouping = _event_grouping(articles, grouping_threshold, corrections=corrections)
+    stories = _stories(articles, grouping, keep=lambda article: article.relevance >= floor)
     ranked = ranking.rank(stories, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
     relevant = _merge_same_events([s for s in ranked if s.relevant], corrections)
     for story in relevant:  # merged stories: rescore with their combined coverage
@@ -205,7 +217,7 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
         summarise.draft(story, casing)
     all_stories: list[StoryDraft] = []
     if keep_all:
-        all_stories = ranking.rank(everything, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
+        all_stories = ranking.rank(_stories(articles, grouping), weights, window.start_dt, window.end_dt, relevance_threshold, previous)
         for story in all_stories:
             summarise.draft(story, casing)
     return Composition(selected, candidates, all_stories, wanted)
