@@ -129,3 +129,31 @@ def test_file_urls_behave_like_paths(tmp_path):
     via_path = read_input(str(feed)).articles
     via_url = read_input(feed.as_uri()).articles
     assert [a.url for a in via_path] == [a.url for a in via_url] == ["https://atom.example/e"]
+
+
+FT_LIKE = ('<img src="https://img.example/pay.jpg?fit=scale&amp;width=900" />Sale of shares could value the '
+           'payments company above $10bn<br /><a href="https://news.example/markets">Markets</a>')
+WORDPRESS = ('<p>Tokyo and Washington agreed on a new fund.</p><p>The post <a href="https://b.example/x">Fund '
+             'agreed</a> appeared first on <a href="https://b.example">B News</a>.</p>')
+
+
+def test_feed_furniture_is_not_read_as_the_teaser():
+    """A section label, "Continue reading" or WordPress's footer never runs into the description."""
+    feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://n.example/</link>
+    <item><title>PayPay files for US listing</title><link>https://n.example/1</link>
+      <description><![CDATA[{FT_LIKE}]]></description></item>
+    <item><title>Fund agreed</title><link>https://n.example/2</link>
+      <description><![CDATA[{WORDPRESS}]]></description></item>
+    <item><title>Talks</title><link>https://n.example/3</link>
+      <description><![CDATA[<p>Talks stalled, said <a href="https://n.example/abe">Shinzo Abe</a></p><p><a href="https://n.example/3">Continue reading...</a></p>]]></description></item>
+    </channel></rss>""".encode()
+    articles = parse_feed(feed, "feed.xml").articles
+    assert [a.summary for a in articles] == [
+        "Sale of shares could value the payments company above $10bn",
+        "Tokyo and Washington agreed on a new fund.",
+        "Talks stalled, said Shinzo Abe",  # a link inside the teaser stays
+    ]
+    assert articles[0].image == "https://img.example/pay.jpg?fit=scale&width=900"
+    rows = [{"url": "https://n.example/1", "title": "PayPay files", "summary": FT_LIKE}]
+    record = parse_jsonl("\n".join(json.dumps(r) for r in rows).encode(), "items.jsonl").articles[0]
+    assert record.summary == articles[0].summary and record.image == articles[0].image

@@ -228,3 +228,18 @@ def test_the_citation_link_sits_on_the_verb_not_on_a_modal():
     assert anchor("The two sides will not meet again before March.") == "meet"
     assert anchor("Tokyo aims to double chip output by 2030.") == "double"
     assert anchor("The Cabinet on Tuesday appointed Hiroyuki Sakurai as ambassador.") == "appointed"
+
+
+def test_a_headline_quoted_as_the_lead_links_as_a_headline():
+    """A feed-only lead is the source's Title Case headline: its verb, or else the whole headline, carries the link
+    (never a noun like "Japan's" picked because it comes first)."""
+    from alliance_digest.pipeline.summarise import link_span
+
+    def anchor(sentence: str) -> str:
+        start, end = link_span(sentence)
+        return sentence[start:end]
+
+    assert anchor("Japan’s Exports to U.S. Fall as Tariffs Start to Bite.") == \
+        "Japan’s Exports to U.S. Fall as Tariffs Start to Bite"
+    assert anchor("Trump Says Japan Deal Is Done.") == "Says"
+    assert anchor("US Steel workers see hope of job security in deal with Japan.") != "US"

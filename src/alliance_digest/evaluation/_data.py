@@ -11,7 +11,7 @@ from pathlib import Path
 from alliance_digest.evaluation import require
 from alliance_digest.pipeline.dates import parse_date
 from alliance_digest.pipeline.records import ArticleRecord
-from alliance_digest.pipeline.text import html_to_text
+from alliance_digest.pipeline.text import description_text, html_to_text
 from alliance_digest.pipeline.urls import canonicalise
 
 
@@ -48,7 +48,7 @@ def record(item: dict) -> ArticleRecord:
     """An items-file object as the ingest would read it (title + description)."""
     return ArticleRecord(
         url=item["url"], canonical_url=canonicalise(item["url"]), guid=item.get("guid"),
-        title=html_to_text(item["title"]), summary=html_to_text(item.get("summary") or ""),
+        title=html_to_text(item["title"]), summary=description_text(item.get("summary") or ""),
         source=item.get("source") or "", published=parse_date(item["published"]) if item.get("published") else None,
     )
 

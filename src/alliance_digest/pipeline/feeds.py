@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import feedparser
 
 from alliance_digest.pipeline.dates import DateError, from_struct_time, parse_date
 from alliance_digest.pipeline.records import ArticleRecord, Problem, ReadResult
-from alliance_digest.pipeline.text import html_to_text
+from alliance_digest.pipeline.text import description_text, html_to_text, image_in_html
 from alliance_digest.pipeline.urls import canonicalise, host_of
 
-_IMG_SRC = re.compile(r"<img[^>]+src=[\"']([^\"']+)[\"']", re.I)
-_IMG_ALT = re.compile(r"<img[^>]+alt=[\"']([^\"']*)[\"']", re.I)
 
 
 def looks_like_feed(content: bytes) -> bool:
@@ -33,12 +30,8 @@ def _image(entry) -> tuple[str | None, str | None]:
     for link in entry.get("links", []) or []:
         if link.get("rel") == "enclosure" and link.get("type", "").startswith("image/") and link.get("href"):
             return link["href"], None
-    raw = entry.get("summary", "") or ""
-    match = _IMG_SRC.search(raw)
-    if match:
-        alt = _IMG_ALT.search(raw)
-        return match.group(1), (alt.group(1) if alt else None)
-    return None, None
+    return image_in_html(entry.get("summary", "") or "")
+
 
 
 def parse_feed(content: bytes, origin: str, source_name: str | None = None) -> ReadResult:
@@ -76,10 +69,10 @@ def _read_entries(parsed, origin: str, source_name: str | None, result: ReadResu
         if not title:
             result.problems.append(Problem(where, f"item {link} has no title; skipped"))
             continue
-        summary = html_to_text(entry.get("summary", "") or entry.get("description", ""))
+        summary = description_text(entry.get("summary", "") or entry.get("description", ""))
         text = ""
         for content_item in entry.get("content", []) or []:
-            candidate = html_to_text(content_item.get("value", ""))
+            candidate = description_text(content_item.get("value", ""))
             if len(candidate) > len(text):
                 text = candidate
         if text and len(text) <= len(summary) + 20:

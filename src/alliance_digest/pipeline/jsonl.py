@@ -6,7 +6,7 @@ import json
 
 from alliance_digest.pipeline.dates import DateError, parse_date
 from alliance_digest.pipeline.records import ArticleRecord, Problem, ReadResult
-from alliance_digest.pipeline.text import html_to_text
+from alliance_digest.pipeline.text import description_text, html_to_text, image_in_html
 from alliance_digest.pipeline.urls import canonicalise, host_of
 
 KNOWN_FIELDS = {"url", "title", "text", "summary", "published", "source", "html", "image",
@@ -53,12 +53,15 @@ def parse_jsonl(content: bytes, origin: str, source_name: str | None = None) -> 
         if not text and obj.get("html"):
             text = extract_text(str(obj["html"]), obj["url"])
         url = obj["url"].strip()
+        image, image_alt = obj.get("image") or None, obj.get("image_alt") or None
+        if not image and obj.get("summary"):
+            image, image_alt = image_in_html(str(obj["summary"]))
         result.articles.append(ArticleRecord(
             url=url, canonical_url=canonicalise(url), guid=obj.get("guid") or None,
-            title=html_to_text(obj["title"]), summary=html_to_text(obj.get("summary") or ""),
+            title=html_to_text(obj["title"]), summary=description_text(str(obj.get("summary") or "")),
             text=text, author=obj.get("author") or None,
             source=str(obj.get("source") or source_name or host_of(url)),
-            published=published, image=obj.get("image") or None, image_alt=obj.get("image_alt") or None,
+            published=published, image=image, image_alt=image_alt,
             origin=where,
         ))
     return result

@@ -9,6 +9,8 @@ import lxml.html
 from lxml import etree
 
 _WS = re.compile(r"\s+")
+_IMG_SRC = re.compile(r"<img[^>]+src=[\"']([^\"']+)[\"']", re.I)
+_IMG_ALT = re.compile(r"<img[^>]+alt=[\"']([^\"']*)[\"']", re.I)
 # Abbreviations that end with a period but do not end a sentence.
 _ABBREV = (
     "U.S", "U.K", "U.N", "E.U", "Mr", "Mrs", "Ms", "Dr", "Prof", "Gen", "Lt", "Col", "Adm",
@@ -40,6 +42,70 @@ def html_to_text(fragment: str) -> str:
         return squash(root.text_content())
     except (etree.ParserError, ValueError):
         return squash(_html.unescape(re.sub(r"<[^>]+>", " ", fragment)))
+
+
+_READ_ON = re.compile(r"^\s*(continue reading|read more|read the full (story|article)|full story|more)\b.{0,20}$", re.I)
+_WORDPRESS_FOOTER = re.compile(r"^\s*the post .+ appeared first on .+$", re.I | re.S)
+SECTION_LABEL_MAX_WORDS = 3
+
+
+def description_text(fragment: str) -> str:
+    """Plain text of a feed item's description, without the feed's furniture.
+
+    Descriptions often end in links that are not the teaser: a section label
+    on its own line (``<br /><a href="/markets">Markets</a>``), "Continue
+    reading", or WordPress's "The post ... appeared first on ...". Left in,
+    they run into the teaser's last sentence ("... help fund AI bets
+    Markets.").
+    """
+    if not fragment or "<" not in fragment:
+        return html_to_text(fragment)
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return html_to_text(fragment)
+    for block in root.xpath("//p|//div[not(.//p)]"):
+        if block is not root and _WORDPRESS_FOOTER.match(block.text_content()):
+            block.drop_tree()
+    for link in root.xpath("//a"):
+        label = squash(link.text_content())
+        if _READ_ON.match(label) or (_is_last(link) and _own_line(link) and _is_label(label)):
+            link.drop_tree()
+    return html_to_text(etree.tostring(root, encoding="unicode"))
+
+
+def _is_label(text: str) -> bool:
+    return 0 < len(text.split()) <= SECTION_LABEL_MAX_WORDS and not text.rstrip().endswith((".", "!", "?"))
+
+
+def _is_last(element) -> bool:
+    """Nothing but whitespace follows ``element`` in its description."""
+    node = element
+    while node is not None and node.getparent() is not None:
+        if (node.tail or "").strip():
+            return False
+        if any(squash(sib.text_content() if isinstance(sib.tag, str) else "") for sib in node.itersiblings()):
+            return False
+        node = node.getparent()
+    return True
+
+
+def _own_line(element) -> bool:
+    """``element`` starts a line: after a ``<br>``, or alone in its block."""
+    previous = element.getprevious()
+    if previous is not None:
+        return previous.tag == "br" and not (previous.tail or "").strip()
+    parent = element.getparent()
+    return parent is not None and not (parent.text or "").strip() and parent.getparent() is not None
+
+
+def image_in_html(fragment: str) -> tuple[str | None, str | None]:
+    """The first ``<img>`` of a description (some feeds carry the picture only there), with its alt text."""
+    match = _IMG_SRC.search(fragment)
+    if match and match.group(1).lower().startswith(("http://", "https://")):
+        alt = _IMG_ALT.search(fragment)
+        return _html.unescape(match.group(1)), (_html.unescape(alt.group(1)) if alt else None)
+    return None, None
 
 
 def split_sentences(text: str) -> list[str]:
