@@ -167,7 +167,10 @@ def test_signed_in_non_editors_are_refused(demo):
     c = Client()
     assert c.login(username="reader", password=PASSWORD)
     before = snapshot()
-    assert c.get("/editor/").status_code == 403
+    refused = c.get("/editor/")
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "Editors only" in page and "(reader) is not an editor" in page and "Sign out" in page
     assert c.post(url("drop", selected_ids()[0])).status_code == 403
     assert snapshot() == before
 
@@ -194,6 +197,8 @@ def test_posts_without_or_with_a_forged_csrf_token_are_rejected(editor):
 # ---- pages ------------------------------------------------------------------------------------------
 
 def test_dashboard_shows_the_draft_counts_and_recent_issues(client):
+    missing = client.get("/editor/issues/9-9/")
+    assert missing.status_code == 404 and "There is no issue at this address" in missing.content.decode()
     response = client.get("/editor/")
     text = response.content.decode()
     assert response.status_code == 200
@@ -308,9 +313,18 @@ def test_feed_and_editor_text_is_escaped_and_markdown_sanitised(client):
 
     story = Story.objects.get(pk=selected_ids()[0])
     evil = '<script>alert("x")</script>'
+    refused = client.post(url("edit", story.pk), {
+        f"s{story.pk}-headline": evil,
+        f"s{story.pk}-summary_markdown": 'Hi <img src=x onerror=alert(1)> [click](javascript:alert(1)) **ok**'},
+        follow=True)
+    assert "&#x27;javascript:alert(1&#x27; is not a full address" in refused.content.decode() or \
+        "is not a full address" in refused.content.decode()
     client.post(url("edit", story.pk), {
         f"s{story.pk}-headline": evil,
-        f"s{story.pk}-summary_markdown": 'Hi <img src=x onerror=alert(1)> [click](javascript:alert(1)) **ok**'})
+        f"s{story.pk}-summary_markdown": 'Hi <img src=x onerror=alert(1)> **ok**'})
+    # what the form refuses may still be stored by an import or an older version: rendering sanitises it
+    story.refresh_from_db()
+    Story.objects.filter(pk=story.pk).update(summary_markdown=story.summary_markdown + " [click](javascript:alert(1))")
     text = client.get(ISSUE).content.decode()
     assert evil not in text
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
@@ -323,6 +337,100 @@ def test_feed_and_editor_text_is_escaped_and_markdown_sanitised(client):
     preview = client.post("/editor/markdown-preview/", {"markdown": "**b** <script>x</script> [a](javascript:y)"})
     html = preview.json()["html"]
     assert "<strong>b</strong>" in html and "<script>" not in html and "javascript:" not in html
+
+
+def _form_base(page: str, story_id: int) -> str:
+    found = re.search(rf'name="s{story_id}-base" value="([0-9a-f]+)"', page)
+    assert found, "the edit form carries the version it started from"
+    return found.group(1)
+
+
+def test_two_editors_saving_one_story_never_undo_each_other(client, editor):
+    """B saves a headline while A has the story open; A's later save is refused and A's text is kept."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from alliance_digest.db.models import Story
+
+    User.objects.create_user("bo", password=PASSWORD, is_staff=True)
+    other = Client()
+    assert other.login(username="bo", password=PASSWORD)
+    story = Story.objects.get(pk=selected_ids()[2])
+    original = story.summary_markdown
+    base_a = _form_base(client.get(ISSUE).content.decode(), story.pk)
+    base_b = _form_base(other.get(ISSUE).content.decode(), story.pk)
+    other.post(url("edit", story.pk), {f"s{story.pk}-headline": "B's better headline",
+                                       f"s{story.pk}-summary_markdown": original, f"s{story.pk}-base": base_b})
+    mine = original + " A's added sentence."
+    response = client.post(url("edit", story.pk), {f"s{story.pk}-headline": story.headline,
+                                                   f"s{story.pk}-summary_markdown": mine,
+                                                   f"s{story.pk}-base": base_a}, follow=True)
+    page = response.content.decode()
+    assert "was changed by bo at" in page and "Not saved" in page
+    story.refresh_from_db()
+    assert story.headline == "B's better headline" and story.summary_markdown == original  # B's change stands
+    assert "A&#x27;s added sentence." in page or "A's added sentence." in page  # A's text is still in the form
+    # A saves again from the page as it is now: accepted
+    fresh = _form_base(client.get(ISSUE).content.decode(), story.pk)
+    client.post(url("edit", story.pk), {f"s{story.pk}-headline": "B's better headline",
+                                        f"s{story.pk}-summary_markdown": mine, f"s{story.pk}-base": fresh})
+    story.refresh_from_db()
+    assert story.summary_markdown == mine
+
+
+def test_a_refused_save_or_an_expired_session_keeps_what_was_typed(client, demo):
+    from django.test import Client
+
+    from alliance_digest.db.models import Story
+
+    story = Story.objects.get(pk=selected_ids()[0])
+    typed = "A long paragraph the editor spent ten minutes on, about the **new command**."
+    refused = client.post(url("edit", story.pk), {f"s{story.pk}-headline": "\u200b ",
+                                                  f"s{story.pk}-summary_markdown": typed}, follow=True).content.decode()
+    assert "a headline needs words" in refused and typed.replace("**", "") in refused.replace("**", "")
+    written = client.post(f"{ISSUE}add/write/", {"new-headline": "", "new-summary_markdown": typed}, follow=True)
+    assert typed in written.content.decode().replace("&quot;", '"')
+    # signed out (session expired) while editing: nothing changes, signing in leads back with the text kept
+    anonymous = Client()
+    response = anonymous.post(url("edit", story.pk), {f"s{story.pk}-headline": "Kept headline",
+                                                      f"s{story.pk}-summary_markdown": typed})
+    assert response.status_code == 302 and "next=/editor/issues/1-1/" in response["Location"].replace("%2F", "/")
+    story.refresh_from_db()
+    assert story.headline != "Kept headline"
+    login = anonymous.post(response["Location"], {"username": "ed", "password": PASSWORD}, follow=True)
+    page = login.content.decode()
+    assert "You were signed out before your change was saved" in page
+    assert 'value="Kept headline"' in page
+
+
+def test_invisible_and_direction_changing_characters_are_removed(demo):
+    from alliance_digest.editor.forms import StoryForm
+
+    form = StoryForm({"headline": "Allies\u202e agree\u200b", "summary_markdown": "Text\u2066 here\u2069."})
+    assert form.is_valid()
+    assert form.cleaned_data == {"headline": "Allies agree", "summary_markdown": "Text here.", "base": ""}
+    relative = StoryForm({"headline": "H", "summary_markdown": "See [the deal](/2026/11/deal)."})
+    assert not relative.is_valid() and "is not a full address" in str(relative.errors)
+
+
+def test_markdown_nested_too_deep_is_refused_and_never_breaks_a_page(client):
+    """A short but deeply nested list made the Markdown parser recurse until every page of the issue failed."""
+    from alliance_digest.db.models import Story
+
+    story = Story.objects.get(pk=selected_ids()[0])
+    before = story.summary_markdown
+    response = client.post(url("edit", story.pk), {f"s{story.pk}-headline": story.headline,
+                                                   f"s{story.pk}-summary_markdown": "- " * 500 + "x"}, follow=True)
+    assert "nested more than 8 deep" in response.content.decode()
+    story.refresh_from_db()
+    assert story.summary_markdown == before
+    # text already stored (older rows, imports) is shown as plain text, and the pages still render
+    Story.objects.filter(pk=story.pk).update(summary_markdown="[" * 3000 + "x" + "]" * 3000)
+    assert client.get(ISSUE).status_code == 200
+    for kind in ("web", "email", "text"):
+        assert client.get(f"{ISSUE}preview/{kind}/").status_code == 200
+    preview = client.post("/editor/markdown-preview/", {"markdown": "1. " * 1000 + "x"})
+    assert preview.status_code == 200 and "1. 1. 1." in preview.json()["html"]
 
 
 def test_previews_are_what_will_be_delivered(client):

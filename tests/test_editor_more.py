@@ -220,6 +220,8 @@ def test_add_a_story_from_loopback_urls_only_when_the_profile_allows_it(client, 
     assert article_ids(selected_ids()[-1]) == [Article.objects.get(url=urls[1]).pk]
     nothing = client.post(url("add/urls"), {"urls": "   "}, follow=True)
     assert "Not added" in nothing.content.decode()
+    words = messages_of(client.post(url("add/urls"), {"urls": "not a url"}, follow=True))
+    assert sum("not a url" in line for line in words) == 1, words  # one entry refused once, not three words
 
 
 def test_a_redirect_to_a_private_address_is_refused(client, demo, monkeypatch):

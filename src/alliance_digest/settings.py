@@ -48,6 +48,15 @@ ALLOWED_HOSTS = os.environ.get("DIGEST_ALLOWED_HOSTS", "localhost,127.0.0.1").sp
 # X-Forwarded-For (used for the subscribe form's rate limit and the consent record).
 DIGEST_TRUSTED_PROXIES = int(os.environ.get("DIGEST_TRUSTED_PROXIES", "0") or 0)
 
+# A server error's traceback goes to stderr (the service's journal) whatever DEBUG says:
+# Django's default sends it only to ADMINS by email, which a workspace does not set.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}},
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

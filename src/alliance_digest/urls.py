@@ -8,6 +8,9 @@ from alliance_digest.editor import views as editor_views
 from alliance_digest.web import public
 from alliance_digest.web import views as web
 
+handler403 = "alliance_digest.web.public.forbidden"
+handler404 = "alliance_digest.web.public._not_found"
+
 urlpatterns = [
     # the admin signs in through the editors' sign-in page, so the same attempt limit applies
     path("admin/login/", editor_views.login, name="admin-login"),

@@ -20,6 +20,7 @@ recreating stories a merge deleted from their article ids.
 
 from __future__ import annotations
 
+import hashlib
 from django.db import transaction
 from django.utils import timezone
 
@@ -210,11 +211,27 @@ def _apply_order(issue: Issue, order: list[Story], user, action: str, story: Sto
         _decide(issue, user, s, EditorDecision.Decision.REORDERED, before[s.pk], s.position)
 
 
-def edit(issue: Issue, story_id, headline: str, summary_markdown: str, user) -> bool:
-    """New headline and summary (Markdown); False when nothing changed."""
+def text_version(headline: str, summary_markdown: str) -> str:
+    """A short fingerprint of a story's text, carried by the edit form (``base``)."""
+    return hashlib.sha256(f"{headline}\0{summary_markdown}".encode()).hexdigest()[:16]
+
+
+def edit(issue: Issue, story_id, headline: str, summary_markdown: str, user, base: str = "") -> bool:
+    """New headline and summary (Markdown); False when nothing changed.
+
+    ``base``: the :func:`text_version` the editor's form started from. When
+    the story's text has changed since (another editor saved), the save is
+    refused, so neither editor's work is silently undone.
+    """
     with transaction.atomic():
         issue = _locked_issue(issue)
         story = _story(issue, story_id)
+        if base and base != text_version(story.headline, story.summary_markdown) and \
+                (headline, summary_markdown) != (story.headline, story.summary_markdown):
+            last = issue.edits.filter(story=story, action=IssueEdit.Action.EDIT).first()
+            who = f" by {last.username or 'another editor'} at {timezone.localtime(last.at):%H:%M}" if last else ""
+            raise EditError(f"Not saved: “{story.headline}” was changed{who} while you were editing. "
+                            "Your text is kept in the form: compare it with the story as it is now and save again.")
         changes = {}
         if headline != story.headline:
             changes["headline"] = {"before": story.headline, "after": headline}

@@ -124,9 +124,12 @@ def _pasted_article(url: str, result) -> ArticleRecord | PasteError:
 def split_urls(text: str) -> list[str]:
     """The distinct URLs of a paste (one per line or separated by spaces), in order."""
     seen: dict[str, None] = {}
-    for part in (text or "").split():
-        part = part.strip().strip("<>,;\"'")
-        if part:
+    for line in (text or "").splitlines():
+        parts = [part.strip().strip("<>,;\"'") for part in line.split()]
+        parts = [part for part in parts if part]
+        if len(parts) > 1 and not all("://" in part or part.startswith("www.") for part in parts):
+            parts = [" ".join(line.split())]  # a line of words is one bad entry, refused once
+        for part in parts:
             seen.setdefault(part, None)
     return list(seen)
 

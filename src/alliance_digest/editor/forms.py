@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 
 
@@ -5,12 +7,18 @@ class StoryForm(forms.Form):
     headline = forms.CharField(max_length=500, strip=True)
     summary_markdown = forms.CharField(label="Summary (Markdown)", widget=forms.Textarea(attrs={"rows": 8}),
                                        strip=True, max_length=20000)
+    # the text the editor started from (:func:`alliance_digest.editor.actions.text_version`):
+    # a save over someone else's change made meanwhile is refused, not silently undone
+    base = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def clean_headline(self):
-        return " ".join(self.cleaned_data["headline"].split())
+        headline = " ".join(_visible(self.cleaned_data["headline"]).split())
+        if not headline:
+            raise forms.ValidationError("a headline needs words")
+        return headline
 
     def clean_summary_markdown(self):
-        return self.cleaned_data["summary_markdown"].replace("\r\n", "\n")
+        return _markdown(self.cleaned_data["summary_markdown"])
 
 
 class TestSendForm(forms.Form):
@@ -49,7 +57,33 @@ class IssueFieldsForm(forms.Form):
                             widget=forms.Textarea(attrs={"rows": 3}))
 
     def clean_intro(self):
-        return self.cleaned_data["intro"].replace("\r\n", "\n")
+        return _markdown(self.cleaned_data["intro"])
+
+
+# Zero-width and bidirectional-control characters: invisible, and the bidi ones can make
+# text display as something else (U+202E reverses what follows); never wanted in a digest.
+_INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def _visible(text: str) -> str:
+    return text.translate(_INVISIBLE)
+
+
+def _markdown(text: str) -> str:
+    from alliance_digest.render import markdown_problem
+
+    text = _visible(text.replace("\r\n", "\n"))
+    problem = markdown_problem(text)
+    if problem:
+        raise forms.ValidationError(problem)
+    for target in _LINK_TARGET.findall(text):
+        if not target.lower().startswith(("http://", "https://", "mailto:")):
+            raise forms.ValidationError(f"link {target[:80]!r} is not a full address: write it as https://…, "
+                                        "since the issue is read in email and on other sites")
+    return text
+
+
+_LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)")
 
 
 def form_problems(form: forms.Form) -> str:

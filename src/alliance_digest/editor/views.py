@@ -61,6 +61,11 @@ def editor_required(view):
         user = request.user
         if not user.is_authenticated:
             target = request.get_full_path() if request.method == "GET" else reverse("editor-dashboard")
+            if request.method == "POST" and "volume" in kwargs and "number" in kwargs:
+                # signed out mid-edit (the session expired): nothing changes, but the text typed
+                # is kept for the issue page, which is where signing in again leads
+                _keep_input(request, signed_out=True)
+                target = reverse("editor-issue", args=[kwargs["volume"], kwargs["number"]])
             return redirect_to_login(target)
         if not (user.is_active and user.is_staff):
             raise PermissionDenied("editors only")
@@ -79,6 +84,25 @@ def _issue(volume: int, number: int) -> Issue:
     if issue is None:
         raise Http404("no such issue")
     return issue
+
+
+KEPT_INPUT = "editor_kept_input"
+KEPT_FIELDS = ("-headline", "-summary_markdown", "-base", "urls", "intro")
+
+
+def _keep_input(request, signed_out: bool = False) -> None:
+    """Keep what an editor typed into a form whose save was refused, for the page they return to."""
+    fields = {name: value[:20000] for name, value in request.POST.items() if name.endswith(KEPT_FIELDS)}
+    if fields:
+        request.session[KEPT_INPUT] = {"fields": fields, "signed_out": signed_out}
+
+
+def _kept_input(request) -> dict:
+    kept = request.session.pop(KEPT_INPUT, None) or {}
+    if kept.get("signed_out"):
+        messages.info(request, "You were signed out before your change was saved; what you typed is kept "
+                               "in its form below: check it and save again.")
+    return kept.get("fields") or {}
 
 
 def _back(issue: Issue, anchor: str = "") -> HttpResponseRedirect:
@@ -209,7 +233,7 @@ def _reasons(story) -> list[dict]:
     return rows
 
 
-def _story_view(story, editable: bool) -> dict:
+def _story_view(story, editable: bool, kept: dict | None = None) -> dict:
     from alliance_digest.render import markdown_html, safe_url
 
     links = sorted(story.storyarticle_set.all(), key=lambda link: link.position)
@@ -225,8 +249,15 @@ def _story_view(story, editable: bool) -> dict:
         "new": bool((story.reasons or {}).get("new_in_redraft")),
     }
     if editable and story.selected:
-        view["form"] = StoryForm(prefix=f"s{story.pk}", initial={
-            "headline": story.headline, "summary_markdown": story.summary_markdown})
+        prefix = f"s{story.pk}"
+        mine = {name: value for name, value in (kept or {}).items() if name.startswith(prefix + "-")}
+        if mine:  # the editor's refused text, as typed, with what was wrong
+            view["form"], view["open"] = StoryForm(mine, prefix=prefix), True
+            view["form"].is_valid()
+        else:
+            view["form"] = StoryForm(prefix=prefix, initial={
+                "headline": story.headline, "summary_markdown": story.summary_markdown,
+                "base": actions.text_version(story.headline, story.summary_markdown)})
     return view
 
 
@@ -240,7 +271,8 @@ def issue_page(request, volume: int, number: int):
     issue = _issue(volume, number)
     editable = issue.status == Issue.Status.DRAFT
     stories = list(issue.stories.prefetch_related("storyarticle_set__article").order_by("position", "id"))
-    selected = [_story_view(s, editable) for s in stories if s.selected]
+    kept = _kept_input(request) if editable else {}
+    selected = [_story_view(s, editable, kept) for s in stories if s.selected]
     candidates = [_story_view(s, editable) for s in stories if not s.selected]
     for k, story in enumerate(selected):
         story["first"], story["last"] = k == 0, k == len(selected) - 1
@@ -248,7 +280,7 @@ def issue_page(request, volume: int, number: int):
     context = {"issue_data": data}
     context.update(_history(issue, editable))
     if editable:
-        context.update(_edit_forms(issue, stories))
+        context.update(_edit_forms(issue, stories, kept))
     else:
         from alliance_digest.editor import sending
 
@@ -277,7 +309,7 @@ def _history(issue: Issue, editable: bool) -> dict:
     return {"history": history}
 
 
-def _edit_forms(issue: Issue, stories) -> dict:
+def _edit_forms(issue: Issue, stories, kept: dict | None = None) -> dict:
     """What the draft editor's forms need: the stories to merge, the images to choose, the issue's fields."""
     from alliance_digest.render import safe_url
 
@@ -295,8 +327,15 @@ def _edit_forms(issue: Issue, stories) -> dict:
                                            "image_credit_url": issue.image_credit_url}),
         "fields_form": IssueFieldsForm(initial={"date": issue.date, "volume": issue.volume,
                                                 "number": issue.number, "intro": issue.intro}),
-        "paste_form": PasteUrlsForm(), "write_form": WriteStoryForm(prefix="new"),
+        "paste_form": PasteUrlsForm({"urls": kept["urls"]}) if kept and "urls" in kept else PasteUrlsForm(),
+        "write_form": _kept_form(WriteStoryForm, "new", kept),
+        "write_open": any(name.startswith("new-") for name in kept or {}),
     }
+
+
+def _kept_form(form_class, prefix: str, kept: dict | None):
+    mine = {name: value for name, value in (kept or {}).items() if name.startswith(prefix + "-")}
+    return form_class(mine, prefix=prefix) if mine else form_class(prefix=prefix)
 
 
 def _public_link(profile, issue: Issue) -> str:
@@ -312,6 +351,7 @@ def _act(request, volume: int, number: int, do, anchor: str = "selected"):
         note = do(issue)
     except actions.EditError as exc:
         messages.error(request, str(exc))
+        _keep_input(request)
     else:
         if note:
             messages.success(request, note)
@@ -356,6 +396,7 @@ def reorder(request, volume: int, number: int):
     try:
         actions.reorder(issue, ids, request.user)
     except actions.EditError as exc:
+        messages.error(request, str(exc))  # the page reloads to the order as it is, and says why
         return JsonResponse({"ok": False, "error": str(exc)}, status=409)
     return JsonResponse({"ok": True})
 
@@ -372,7 +413,7 @@ def edit(request, volume: int, number: int, story_id: int):
                                  for name, errs in form.errors.items())
             raise actions.EditError(f"Not saved: {problems}")
         changed = actions.edit(issue, story_id, form.cleaned_data["headline"],
-                               form.cleaned_data["summary_markdown"], request.user)
+                               form.cleaned_data["summary_markdown"], request.user, form.cleaned_data["base"])
         return "Saved." if changed else "Nothing changed."
     return _act(request, volume, number, do, anchor=f"story-{story_id}")
 
@@ -401,7 +442,8 @@ def redraft(request, volume: int, number: int):
 def approve(request, volume: int, number: int):
     def do(issue):
         issue = actions.approve(_profile(), issue, request.user)
-        return f"Approved issue {issue.key}: its content is frozen. Send it with `digest send {issue.key}`."
+        return (f"Approved issue {issue.key}: its content is frozen. Publish it and send it to the subscribers "
+                "below (or with `digest publish` and `digest send`).")
     return _act(request, volume, number, do, anchor="")
 
 
@@ -469,11 +511,13 @@ def add_urls(request, volume: int, number: int):
         story, refused = actions.add_from_urls(_profile(), issue, form.cleaned_data["urls"], request.user)
     except actions.EditError as exc:
         messages.error(request, str(exc))
+        _keep_input(request)
         return _back(issue, "add")
     for line in refused:
         messages.error(request, line)
     if story is None:
         messages.error(request, "No story added: none of the URLs could be read.")
+        _keep_input(request)
         return _back(issue, "add")
     messages.success(request, f"Added “{story.headline}” as story {story.position}.")
     return _back(issue, f"story-{story.pk}")

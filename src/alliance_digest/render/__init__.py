@@ -7,7 +7,9 @@ lists for plain text).
 
 from __future__ import annotations
 
+import html as _html
 import json
+import re
 from datetime import date
 from functools import lru_cache
 
@@ -22,17 +24,58 @@ ALLOWED_TAGS = {"a", "strong", "em", "b", "i", "code", "p", "br"}
 SAFE_SCHEMES = {"http", "https", "mailto"}
 
 
+MARKDOWN_MAX_NESTING = 8  # lists, quotes or brackets inside each other: a summary paragraph needs few
+_NESTED_MARKERS = re.compile(r"^[ \t]*((?:(?:[-*+]|\d{1,9}[.)]|>)[ \t]+)+)", re.M)
+
+
+def markdown_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a story's Markdown, or None.
+
+    Markdown nested very deep (``- - - - ... x``, ``[[[[...]]]]``) makes the
+    Markdown parser recurse or backtrack for seconds: refused on input, so
+    that no saved text can stop an issue from rendering.
+    """
+    for match in _NESTED_MARKERS.finditer(text or ""):
+        if len(re.findall(r"[-*+>]|\d+[.)]", match.group(1))) > MARKDOWN_MAX_NESTING:
+            return f"lists or quotes nested more than {MARKDOWN_MAX_NESTING} deep are not supported"
+    depth = deepest = 0
+    for char in text or "":
+        if char in "[(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "])" and depth:
+            depth -= 1
+    if deepest > MARKDOWN_MAX_NESTING:
+        return f"brackets nested more than {MARKDOWN_MAX_NESTING} deep are not supported"
+    indent = max((len(line) - len(line.lstrip(" \t")) for line in (text or "").splitlines()), default=0)
+    if indent > 4 * MARKDOWN_MAX_NESTING:
+        return f"lines indented more than {4 * MARKDOWN_MAX_NESTING} spaces are not supported"
+    return None
+
+
+def _plain_paragraphs(text: str) -> str:
+    escaped = _html.escape(text or "")
+    return "<br>".join(escaped.splitlines())
+
+
 @lru_cache(maxsize=4096)
 def markdown_html(text: str) -> Markup:
     """Inline Markdown to sanitised HTML: raw HTML and unsafe URLs never pass.
 
-    Cached: a pure function of the text, called for every story on every
-    editor page and preview.
+    Text the parser cannot take (:func:`markdown_problem`; forms refuse it,
+    but older rows or imports may hold it) is shown as escaped plain text
+    rather than failing the page. Cached: a pure function of the text,
+    called for every story on every editor page and preview.
     """
+    if markdown_problem(text):
+        return Markup(_plain_paragraphs(text))
     md = _markdown.Markdown()
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
-    html = md.convert(text or "")
+    try:
+        html = md.convert(text or "")
+    except RecursionError:
+        return Markup(_plain_paragraphs(text))
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]
     cleaned = nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href"}}, url_schemes=SAFE_SCHEMES,

@@ -118,14 +118,26 @@ def _issue_etag(request, volume: int, number: int) -> str | None:
     return _fingerprint(request, "issue", issue.frozen, issue.published_at) if issue else None
 
 
+def forbidden(request, exception=None):
+    """Signed in, but not as an editor (Django's ``handler403``): say so, and offer to sign out."""
+    context = {"title": current_profile().title, "username": getattr(request.user, "username", "")}
+    response = render_template(request, "digest_web/forbidden.html", context, status=403)
+    response["Content-Security-Policy"] = CSP
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
 def _issue_modified(request, volume: int, number: int):
     issue = _published(request, volume, number)
     return issue.published_at if issue else None
 
 
-def _not_found(request):
+def _not_found(request, exception=None):
+    """The site's own "not found" page, for every unknown address (Django's ``handler404``)."""
     profile = current_profile()
-    context = {"title": profile.title, "subscribe_url": reverse("subscribe"), "archive_url": reverse("archive")}
+    context = {"title": profile.title, "subscribe_url": reverse("subscribe"), "archive_url": reverse("archive"),
+               "issue_address": ("public" if request.path.startswith("/issues/")
+                                 else "editor" if request.path.startswith("/editor/issues/") else "")}
     response = render_template(request, "digest_web/not_found.html", context, status=404)
     response["Content-Security-Policy"] = CSP
     response["Referrer-Policy"] = "no-referrer"
