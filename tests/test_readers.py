@@ -157,3 +157,10 @@ def test_feed_furniture_is_not_read_as_the_teaser():
     rows = [{"url": "https://n.example/1", "title": "PayPay files", "summary": FT_LIKE}]
     record = parse_jsonl("\n".join(json.dumps(r) for r in rows).encode(), "items.jsonl").articles[0]
     assert record.summary == articles[0].summary and record.image == articles[0].image
+
+
+def test_direction_changing_characters_never_reach_a_stored_title():
+    """U+202E in a feed title would make the headline display reversed on every page that shows it."""
+    rows = [{"url": "https://n.example/1", "title": "Allies\u202e agree\u200b", "summary": "<p>Text\u2066 here</p>"}]
+    record = parse_jsonl(json.dumps(rows[0]).encode(), "items.jsonl").articles[0]
+    assert (record.title, record.summary) == ("Allies agree", "Text here")

@@ -60,13 +60,10 @@ class IssueFieldsForm(forms.Form):
         return _markdown(self.cleaned_data["intro"])
 
 
-# Zero-width and bidirectional-control characters: invisible, and the bidi ones can make
-# text display as something else (U+202E reverses what follows); never wanted in a digest.
-_INVISIBLE = dict.fromkeys([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
-
-
 def _visible(text: str) -> str:
-    return text.translate(_INVISIBLE)
+    from alliance_digest.pipeline.text import drop_invisible
+
+    return drop_invisible(text)
 
 
 def _markdown(text: str) -> str:

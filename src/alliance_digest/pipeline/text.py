@@ -22,9 +22,19 @@ _SENT_END = re.compile(r"(?<=[.!?])([\"”’')\]]*)\s+(?=[\"“‘(\[]?[A-Z0-9$
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
 
+# Zero-width spaces, word joiners, BOMs and bidirectional controls: invisible, and a bidi
+# override (U+202E) makes the text after it display reversed, so a headline can be made to
+# read as something else. Joiners (U+200C/D) stay: emoji sequences and some scripts need them.
+_INVISIBLE = dict.fromkeys([0x200B, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def drop_invisible(text: str) -> str:
+    return (text or "").translate(_INVISIBLE)
+
+
 def squash(text: str) -> str:
-    """Collapse all whitespace to single spaces."""
-    return _WS.sub(" ", text or "").strip()
+    """Collapse all whitespace to single spaces (invisible and direction-changing characters dropped)."""
+    return _WS.sub(" ", drop_invisible(text)).strip()
 
 
 def html_to_text(fragment: str) -> str:
