@@ -109,3 +109,24 @@ def test_lead_images_are_read_with_the_fetchers_safety_checks(profile, server):
     assert mime == "image/png" and body == _png()
     assert "is not an image (text/html)" in load(server.url("/not-an-image"))
     assert "only http(s) images" in load("file:///etc/passwd")
+
+
+def test_characters_no_font_can_draw_are_named_not_printed_as_silent_boxes(home, cli, tmp_path):
+    """A headline quoting Japanese on a machine without a CJK font: the PDF would show boxes; the command says so."""
+    import shutil
+
+    from alliance_digest.render.pdf import missing_glyphs_note
+
+    if shutil.which("fc-list") is None:
+        pytest.skip("fontconfig's fc-list is not installed: the check says nothing")
+    assert missing_glyphs_note("Plain text, “quotes” — and café") == []
+    unassigned = "\ufdd0"  # a noncharacter: no font anywhere draws it
+    (note,) = missing_glyphs_note(f"A headline {unassigned}")
+    assert unassigned in note and "empty boxes" in note and "fonts-noto-cjk" in note
+    _drafted(home, cli, tmp_path, "")
+    from alliance_digest.db.models import Story
+
+    story = Story.objects.filter(selected=True).first()
+    Story.objects.filter(pk=story.pk).update(headline=story.headline + f" {unassigned}")
+    result = cli(home, "render", "latest", "--format", "pdf", "--no-images", "-o", tmp_path / "c.pdf")
+    assert result.exit_code == 0 and "empty boxes" in result.stderr

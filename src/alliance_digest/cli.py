@@ -194,7 +194,7 @@ def draft(obj: Context, start: date | None, end: date | None, replace: bool) -> 
               show_default=True)
 @click.option("--all", "include_all", is_flag=True,
               help="JSON only: add all_stories, every story formed in the window, relevant or not.")
-@click.option("--no-images", is_flag=True, help="PDF only: do not fetch the lead image (the credit line stays).")
+@click.option("--no-images", is_flag=True, help="PDF only: leave out the lead image and its credit line (nothing is fetched).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to a file.")
 @click.pass_obj
 def render(obj: Context, issue: str, fmt: str, include_all: bool, no_images: bool, output: str | None) -> None:

@@ -12,7 +12,10 @@ the notes say why.
 
 from __future__ import annotations
 
+import functools
 import logging
+import shutil
+import subprocess
 from collections.abc import Callable
 
 ImageLoader = Callable[[str], "tuple[bytes, str] | str"]  # URL -> (body, MIME type) or a reason it failed
@@ -66,6 +69,7 @@ def render_pdf(data: dict, load_image: ImageLoader | None = None) -> tuple[bytes
     if image is None and image_url:  # no gray box where the picture should be, nor a credit for it
         data = {**data, "image": {**data["image"], "url": ""}}
     html = render(data, "html")
+    notes += missing_glyphs_note(html)
     logger = logging.getLogger("weasyprint")
     previous, logger.disabled = logger.disabled, True  # refused resources are expected, not news
     try:
@@ -73,6 +77,37 @@ def render_pdf(data: dict, load_image: ImageLoader | None = None) -> tuple[bytes
         return document.write_pdf(), notes
     finally:
         logger.disabled = previous
+
+
+def missing_glyphs_note(text: str) -> list[str]:
+    """A note naming characters no installed font can draw (they would print as empty boxes).
+
+    A US-Japan issue may quote a name in Japanese; without a CJK font
+    WeasyPrint silently draws boxes. Asked of fontconfig (``fc-list``), one
+    character per Unicode block; says nothing when fontconfig is not there.
+    """
+    samples: dict[int, str] = {}
+    for char in text:
+        if ord(char) > 0x2FF and not char.isspace() and ord(char) >> 8 not in samples:
+            samples[ord(char) >> 8] = char
+    missing = [char for char in samples.values() if not _has_font(char)]
+    if not missing:
+        return []
+    return [f"no installed font draws {', '.join(missing[:5])} (and the text like them): the PDF shows "
+            "them as empty boxes; install a font that covers them (for Japanese: Debian's fonts-noto-cjk)"]
+
+
+@functools.lru_cache(maxsize=512)
+def _has_font(char: str) -> bool:
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return True  # cannot tell: say nothing
+    try:
+        found = subprocess.run([fc_list, f":charset={ord(char):x}", "family"], capture_output=True, text=True,
+                               timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return bool(found.stdout.strip())
 
 
 def lead_image_loader(profile) -> ImageLoader:
