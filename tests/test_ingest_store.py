@@ -60,8 +60,9 @@ def test_reingest_is_idempotent_and_page_enriches_feed_item(home, cli, tmp_path)
 
 
 def test_same_content_under_another_url_is_stored_once(home, cli, tmp_path):
-    lines = [{"url": "https://a.example/x", "title": "Same story", "text": "Identical body text."},
-             {"url": "https://b.example/y", "title": "Same story", "text": "Identical body text."}]
+    body = "Identical body text of a syndicated report, word for word the same on both sites."
+    lines = [{"url": "https://a.example/x", "title": "Same story", "text": body},
+             {"url": "https://b.example/y", "title": "Same story", "text": body}]
     path = write(tmp_path / "dup.jsonl", "\n".join(json.dumps(l) for l in lines))
     result = cli(home, "ingest", path)
     assert "1 new, 1 duplicate" in result.output

@@ -39,7 +39,7 @@ from alliance_digest.pipeline.learned import Example, ModelUnreadable, Relevance
 from alliance_digest.pipeline.records import Problem
 from alliance_digest.pipeline.relevance import RelevanceScorer
 from alliance_digest.pipeline.text import html_to_text
-from alliance_digest.pipeline.urls import canonicalise
+from alliance_digest.pipeline.urls import BadURL, canonicalise
 from alliance_digest.profile import Profile
 
 MIN_PER_CLASS = 3  # examples needed both for the digest (label 1-2) and not (label 0)
@@ -143,7 +143,11 @@ def read_labels(path: Path, report: LearnReport) -> dict[str, tuple[int, dict]]:
         if label is None:
             bad(number, f"label {obj['label']!r} is not 0 (not for the digest), 1 (related) or 2 (core)")
             continue
-        key = canonicalise(url.strip())
+        try:
+            key = canonicalise(url.strip())
+        except BadURL as exc:
+            bad(number, str(exc))
+            continue
         if key in wanted:
             report.repeated += 1
         wanted[key] = (label, obj)

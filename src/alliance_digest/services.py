@@ -94,7 +94,7 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
         batch = records[start:start + BATCH]
         urls = {r.canonical_url for r in batch}
         guids = {g for g in (_guid_key(r.guid) for r in batch) if g}
-        hashes = {r.content_hash for r in batch}
+        hashes = {r.content_hash for r in batch if r.hash_identifies}
         existing = list(Article.objects.filter(
             Q(canonical_url__in=urls) | Q(guid__in=guids) | Q(content_hash__in=hashes)))
         by_url = {a.canonical_url: a for a in existing}
@@ -104,7 +104,7 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
         to_update: dict[int, Article] = {}
         for rec in batch:
             known = by_url.get(rec.canonical_url) or by_guid.get(_guid_key(rec.guid) or "\0") \
-                or by_hash.get(rec.content_hash)
+                or (by_hash.get(rec.content_hash) if rec.hash_identifies else None)
             if known is not None:
                 report.duplicate += 1
                 if _enrich(known, rec, scorer, version):
@@ -123,7 +123,8 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
             )
             to_create.append(article)
             by_url[rec.canonical_url] = article
-            by_hash[rec.content_hash] = article
+            if rec.hash_identifies:
+                by_hash[rec.content_hash] = article
             if article.guid:
                 by_guid[article.guid] = article
             report.new += 1
@@ -182,7 +183,14 @@ def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
                 report.problems.append(result.fatal)
                 emit(result.fatal)
             if result.articles:
-                store_articles(result.articles, profile, report, scorer)
+                try:
+                    store_articles(result.articles, profile, report, scorer)
+                except Exception as exc:  # noqa: BLE001 - the other inputs are still read
+                    problem = Problem(item, f"could not be stored: {exc.__class__.__name__}: {exc}")
+                    report.failed += 1
+                    report.inputs_failed += 1
+                    report.problems.append(problem)
+                    emit(problem)
             if progress:
                 progress(1)
     return report

@@ -164,8 +164,8 @@ def check_sources(profile: Profile, sources: Iterable[Source] | None = None, due
             report.stopped = True
             break
         outcome = _outcome(source)
-        parsed, error, code = _read_local(profile, source)
-        _finish(profile, source, outcome, parsed, error, code, None, now, scorer)
+        parsed, error, code = _guarded(_read_local, profile, source)
+        _finish_guarded(profile, source, outcome, parsed, error, code, None, now, scorer)
         report.outcomes.append(outcome)
 
     full_text_jobs: list[tuple[Source, SourceOutcome, list[str]]] = []
@@ -177,11 +177,11 @@ def check_sources(profile: Profile, sources: Iterable[Source] | None = None, due
                 parsed, error, code = None, result, "connection"
                 retry_after = None
             else:
-                parsed, error, code = _parse_result(source, result)
+                parsed, error, code = _guarded(_parse_result, source, result)
                 retry_after = result.retry_after
                 _apply_redirect(source, result, outcome)
-            new_urls = _finish(profile, source, outcome, parsed, error, code, result, now, scorer,
-                               retry_after=retry_after)
+            new_urls = _finish_guarded(profile, source, outcome, parsed, error, code, result, now, scorer,
+                                       retry_after=retry_after)
             report.outcomes.append(outcome)
             if new_urls and (source.full_text or profile.fetch.full_text) and source.kind in ("feed", "auto"):
                 full_text_jobs.append((source, outcome, new_urls))
@@ -219,6 +219,23 @@ def _fetch(requests: list, profile: Profile) -> list:
     except Exception as exc:  # a fetcher bug must not abort the run or lose the other sources' health
         message = f"the fetcher failed: {exc.__class__.__name__}: {exc}"
         return [message] * len(requests)
+
+
+def _guarded(read, *args) -> tuple[ReadResult | None, str, str]:
+    """``read(*args)``; a reader's unforeseen failure is this source's error, not the run's end."""
+    try:
+        return read(*args)
+    except Exception as exc:  # noqa: BLE001 - one bad source must not stop the others
+        return None, f"could not be read: {exc.__class__.__name__}: {exc}", "reader_error"
+
+
+def _finish_guarded(profile, source, outcome, parsed, error, code, result, now, scorer, **kwargs):
+    """:func:`_finish`; if storing the records fails, the source's health still records why."""
+    try:
+        return _finish(profile, source, outcome, parsed, error, code, result, now, scorer, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        message = f"could not store what it holds: {exc.__class__.__name__}: {exc}"
+        return _finish(profile, source, outcome, None, message, "store_error", result, now, scorer, **kwargs)
 
 
 def _read_local(profile: Profile, source: Source) -> tuple[ReadResult | None, str, str]:

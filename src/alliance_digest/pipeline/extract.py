@@ -16,7 +16,7 @@ from lxml import etree
 from alliance_digest.pipeline.dates import DateError, parse_date
 from alliance_digest.pipeline.records import ArticleRecord, Problem, ReadResult
 from alliance_digest.pipeline.text import squash
-from alliance_digest.pipeline.urls import canonicalise, host_of
+from alliance_digest.pipeline.urls import BadURL, canonicalise, host_of
 
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 logging.getLogger("htmldate").setLevel(logging.CRITICAL)
@@ -65,6 +65,14 @@ def _meta(tree) -> dict[str, str]:
     return found
 
 
+def _valid(address: str) -> bool:
+    try:
+        canonicalise(address)
+    except BadURL:
+        return False
+    return True
+
+
 def parse_page(content: bytes | str, origin: str, url: str | None = None,
                source_name: str | None = None) -> ReadResult:
     """Extract one article from an HTML page; ``url`` is where it was fetched."""
@@ -84,8 +92,8 @@ def parse_page(content: bytes | str, origin: str, url: str | None = None,
                                       include_tables=True, favor_precision=True)
     data = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
     page_url = meta.get("og:url") or meta.get("canonical") or data.get("url") or url
-    if not page_url or "://" not in page_url or page_url.startswith("file:"):
-        page_url = url or origin
+    if not page_url or "://" not in page_url or page_url.startswith("file:") or not _valid(page_url):
+        page_url = url or origin  # the page's own claim is unusable: where it was read from
     title = squash(meta.get("og:title") or data.get("title") or "")
     text = (data.get("text") or "").strip()
     if not title and not text:

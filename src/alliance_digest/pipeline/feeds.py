@@ -9,7 +9,7 @@ import feedparser
 from alliance_digest.pipeline.dates import DateError, from_struct_time, parse_date
 from alliance_digest.pipeline.records import ArticleRecord, Problem, ReadResult
 from alliance_digest.pipeline.text import description_text, html_to_text, image_in_html
-from alliance_digest.pipeline.urls import canonicalise, host_of
+from alliance_digest.pipeline.urls import BadURL, canonicalise, host_of
 
 
 
@@ -56,38 +56,45 @@ def _read_entries(parsed, origin: str, source_name: str | None, result: ReadResu
     outlet = source_name or feed_title or host_of(parsed.feed.get("link", "")) or origin
     for index, entry in enumerate(parsed.entries, start=1):
         where = f"{origin} item {index}"
-        link = (entry.get("link") or "").strip()
-        if not link and str(entry.get("id", "")).startswith("http"):
-            link = entry["id"]
-        if link and not link.lower().startswith(("http://", "https://")):
-            result.problems.append(Problem(where, f"item link {link[:80]!r} is not an http(s) URL; skipped"))
-            continue
-        title = html_to_text(entry.get("title", ""))
-        if not link:
-            result.problems.append(Problem(where, f"item {title[:60]!r} has no link; skipped"))
-            continue
-        if not title:
-            result.problems.append(Problem(where, f"item {link} has no title; skipped"))
-            continue
-        summary = description_text(entry.get("summary", "") or entry.get("description", ""))
-        text = ""
-        for content_item in entry.get("content", []) or []:
-            candidate = description_text(content_item.get("value", ""))
-            if len(candidate) > len(text):
-                text = candidate
-        if text and len(text) <= len(summary) + 20:
-            text = ""  # content:encoded that only repeats the description
-        published = from_struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
-        raw_date = entry.get("published") or entry.get("updated")
-        if published is None and raw_date:
-            try:
-                published = parse_date(raw_date)
-            except DateError:
-                result.problems.append(Problem(where, f"unparseable date {raw_date!r}; kept without a date"))
-        image, alt = _image(entry)
-        result.articles.append(ArticleRecord(
-            url=link, canonical_url=canonicalise(link), guid=(entry.get("id") or None),
-            title=title, summary=summary, text=text, author=entry.get("author") or None,
-            source=outlet, published=published, image=image, image_alt=alt, origin=where,
-        ))
+        try:
+            _read_entry(entry, where, outlet, result)
+        except (BadURL, ValueError, TypeError, OverflowError) as exc:  # one odd item, not the whole feed
+            result.problems.append(Problem(where, f"item could not be read ({exc}); skipped"))
     return result
+
+
+def _read_entry(entry, where: str, outlet: str, result: ReadResult) -> None:
+    link = (entry.get("link") or "").strip()
+    if not link and str(entry.get("id", "")).startswith("http"):
+        link = entry["id"]
+    if link and not link.lower().startswith(("http://", "https://")):
+        result.problems.append(Problem(where, f"item link {link[:80]!r} is not an http(s) URL; skipped"))
+        return
+    title = html_to_text(entry.get("title", ""))
+    if not link:
+        result.problems.append(Problem(where, f"item {title[:60]!r} has no link; skipped"))
+        return
+    if not title:
+        result.problems.append(Problem(where, f"item {link} has no title; skipped"))
+        return
+    summary = description_text(entry.get("summary", "") or entry.get("description", ""))
+    text = ""
+    for content_item in entry.get("content", []) or []:
+        candidate = description_text(content_item.get("value", ""))
+        if len(candidate) > len(text):
+            text = candidate
+    if text and len(text) <= len(summary) + 20:
+        text = ""  # content:encoded that only repeats the description
+    published = from_struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
+    raw_date = entry.get("published") or entry.get("updated")
+    if published is None and raw_date:
+        try:
+            published = parse_date(raw_date)
+        except DateError as exc:
+            result.problems.append(Problem(where, f"{exc}; kept without a date"))
+    image, alt = _image(entry)
+    result.articles.append(ArticleRecord(
+        url=link, canonical_url=canonicalise(link), guid=(entry.get("id") or None),
+        title=title, summary=summary, text=text, author=entry.get("author") or None,
+        source=outlet, published=published, image=image, image_alt=alt, origin=where,
+    ))

@@ -44,7 +44,18 @@ def detect_kind(location: str, content: bytes, content_type: str = "") -> str | 
 
 def read_input(location: str, kind: str = "auto", source_name: str | None = None,
                user_agent: str = "AllianceDigest/0.1", policy=None) -> ReadResult:
-    """Read one input; never raises for bad input, reports it instead."""
+    """Read one input; never raises for bad input, reports it instead.
+
+    Readers report bad items themselves; anything they did not foresee is
+    still this input's one-line problem, so the run goes on to the next.
+    """
+    try:
+        return _read_input(location, kind, source_name, user_agent, policy)
+    except Exception as exc:  # noqa: BLE001 - a reader's slip must not stop the other inputs
+        return ReadResult(fatal=Problem(location, f"could not be read: {exc.__class__.__name__}: {exc}"))
+
+
+def _read_input(location: str, kind: str, source_name: str | None, user_agent: str, policy) -> ReadResult:
     try:
         fetched = fetch(location, user_agent=user_agent, policy=policy, kind=kind)
     except FetchError as exc:

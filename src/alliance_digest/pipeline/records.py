@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+HASH_MIN_WORDS = 12  # title + text words for equal text to mean the same article
+
+
 @dataclass
 class ArticleRecord:
     """One news article as read from a feed, a page or a JSONL line."""
@@ -33,7 +36,13 @@ class ArticleRecord:
     def content_hash(self) -> str:
         """Hash of normalised title + body: catches the same item under two URLs."""
         norm = " ".join((self.title + "\n" + self.body).lower().split())
-        return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:32]
+        return hashlib.sha256(norm.encode("utf-8", "replace")).hexdigest()[:32]
+
+    @property
+    def hash_identifies(self) -> bool:
+        """Whether equal text means the same article: a live blog's "Here's the latest." under two
+        URLs is two articles; a headline and a teaser of some length are one."""
+        return len((self.title + " " + self.body).split()) >= HASH_MIN_WORDS
 
 
 @dataclass

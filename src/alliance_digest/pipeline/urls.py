@@ -17,6 +17,10 @@ TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "ga_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+class BadURL(ValueError):
+    """A URL that cannot be taken apart (``http://[::1``)."""
+
+
 def _is_tracking(name: str) -> bool:
     lower = name.lower()
     return lower in {p.lower() for p in TRACKING_PARAMS} or lower.startswith(TRACKING_PREFIXES)
@@ -31,12 +35,17 @@ def canonicalise(url: str) -> str:
     parameters are sorted. Non-HTTP URLs (``file:``) keep their path.
     """
     url = url.strip()
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
-    host = (parts.hostname or "").lower().rstrip(".")
-    port = parts.port
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port
+    except ValueError as exc:
+        raise BadURL(f"url {url[:120]!r} is not a valid address ({exc})") from None
+    if not host:
+        raise BadURL(f"url {url[:120]!r} has no host")
     netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     path = parts.path or "/"
     while "//" in path:
@@ -50,5 +59,8 @@ def canonicalise(url: str) -> str:
 
 def host_of(url: str) -> str:
     """The host of ``url`` without ``www.`` (used to name unnamed outlets)."""
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
     return host[4:] if host.startswith("www.") else host

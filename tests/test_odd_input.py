@@ -1,0 +1,116 @@
+"""Odd input found in the wild never stops a run: each bad row, item or page is one named line, the rest is read.
+
+(CMS placeholder dates such as 9999-12-31, broken IPv6 links, JSON values of the wrong type, lone
+surrogates, vague dates, and different live-blog posts that share a one-line teaser.)
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import write
+
+GOOD = {"url": "https://good.example/japan-us-talks", "title": "Japan and US hold talks on shipbuilding",
+        "summary": "Officials from Tokyo and Washington met on Tuesday.", "published": "2026-11-03T09:00:00Z"}
+
+
+def _feed(items: str) -> str:
+    return f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link>
+{items}
+<item><title>Tokyo and Washington agree chip pact</title><link>https://wire.example/chips</link>
+<pubDate>Tue, 03 Nov 2026 10:00:00 GMT</pubDate></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize("row, problem", [
+    ({"author": {"n": 1}}, "field 'author' must be text, not object"),
+    ({"summary": ["a"]}, "field 'summary' must be text, not list"),
+    ({"url": "http://[::1"}, "is not a valid address"),
+    ({"url": "https://"}, "has no host"),
+    ({"published": "9999-12-31T23:59:59-05:00"}, "out of range"),
+    ({"published": "0001-01-01T00:00:00+05:00"}, "cannot be placed in time"),
+    ({"published": "2025-05-20T10:00:00+99:00"}, "cannot be placed in time"),
+    ({"published": "May"}, "incomplete date"),
+    ({"published": "2025"}, "incomplete date"),
+])
+def test_a_bad_jsonl_row_is_one_line_and_the_run_goes_on(home, cli, tmp_path, row, problem):
+    bad = {**GOOD, "url": "https://bad.example/1", **row}
+    rows = [bad, GOOD]
+    first = write(tmp_path / "a.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    second = write(tmp_path / "feed.xml", _feed(""))
+    result = cli(home, "ingest", first, second)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "a.jsonl line 1" in line]
+    assert len(lines) == 1 and problem in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert "2 new" in result.output  # the good row and the next input's item are stored
+
+
+def test_odd_values_that_are_still_usable_are_kept(home, cli, tmp_path):
+    rows = [{**GOOD, "guid": 12345, "title": "Japan \ud800 and US hold talks", "published": None,
+             "pubDate": "Tue, 03 Nov 2026 09:00:00 GMT"}]
+    result = cli(home, "ingest", write(tmp_path / "a.jsonl", "\n".join(json.dumps(r) for r in rows)))
+    assert result.exit_code == 0 and "1 new" in result.output, result.output
+    from alliance_digest.db.models import Article
+
+    article = Article.objects.get()
+    assert article.guid == "12345" and article.title == "Japan \ufffd and US hold talks"
+    assert article.published.isoformat() == "2026-11-03T09:00:00+00:00"  # RSS's name for the date is read too
+
+
+def test_a_bad_feed_item_is_skipped_and_a_placeholder_date_is_dropped(home, cli, tmp_path):
+    items = """<item><title>Broken link</title><link>http://[::1</link></item>
+<item><title>Dated by a placeholder</title><link>https://wire.example/placeholder</link>
+<pubDate>Fri, 31 Dec 9999 23:59:59 -0500</pubDate></item>"""
+    result = cli(home, "ingest", write(tmp_path / "feed.xml", _feed(items)))
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    assert "feed.xml item 1" in result.output and "is not a valid address" in result.output
+    assert "feed.xml item 2" in result.output and "kept without a date" in result.output
+    from alliance_digest.db.models import Article
+
+    assert Article.objects.get(url="https://wire.example/placeholder").published is None
+    assert Article.objects.count() == 2
+
+
+def test_a_page_with_unusable_metadata_is_still_read(home, cli, tmp_path):
+    body = "<p>" + "Japan and the United States agreed on a shipbuilding pact in Tokyo on Tuesday. " * 8 + "</p>"
+    page = f"""<html><head><title>Shipbuilding pact</title><meta property="og:url" content="http://[::1">
+<meta property="article:published_time" content="9999-12-31T23:59:59-05:00"></head>
+<body><article><h1>Shipbuilding pact</h1>{body}</article></body></html>"""
+    result = cli(home, "ingest", write(tmp_path / "page.html", page))
+    assert result.exit_code == 0 and "1 new" in result.output, result.output
+
+
+def test_different_posts_sharing_a_one_line_teaser_are_both_kept(home, cli, tmp_path):
+    """Two live blogs, "Here's the latest.", months apart: equal short text is not the same article."""
+    rows = [{"url": "https://news.example/2025/05/08/live/heres-the-latest", "title": "Here's the latest",
+             "summary": "Here's the latest.", "published": "2025-05-08T10:00:00Z"},
+            {"url": "https://news.example/2025/08/06/live/heres-the-latest", "title": "Here's the latest",
+             "summary": "Here's the latest.", "published": "2025-08-06T10:00:00Z"},
+            {**GOOD, "summary": GOOD["summary"] + " They agreed to meet again in Washington next spring."},
+            {**GOOD, "url": "https://good.example/amp/japan-us-talks",
+             "summary": GOOD["summary"] + " They agreed to meet again in Washington next spring."}]
+    result = cli(home, "ingest", write(tmp_path / "a.jsonl", "\n".join(json.dumps(r) for r in rows)))
+    assert "3 new, 1 duplicate" in result.output, result.output  # the AMP copy of a real article is one
+
+
+def test_a_reader_that_fails_unexpectedly_costs_one_source_not_the_check(home, cli, tmp_path, monkeypatch):
+    from alliance_digest.pipeline import read
+
+    good = write(tmp_path / "feed.xml", _feed(""))
+    bad = write(tmp_path / "odd.jsonl", json.dumps(GOOD) + "\n")
+    assert cli(home, "sources", "add", str(bad), "--kind", "jsonl").exit_code == 0
+    assert cli(home, "sources", "add", str(good)).exit_code == 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("reader bug")
+
+    monkeypatch.setattr(read, "parse_jsonl", broken)
+    result = cli(home, "sources", "check")
+    assert "Traceback" not in result.output
+    assert "could not be read: RuntimeError: reader bug" in result.output, result.output
+    from alliance_digest.db.models import Article
+
+    assert Article.objects.filter(url="https://wire.example/chips").exists()  # the good feed was still read
