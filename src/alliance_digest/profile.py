@@ -6,6 +6,8 @@ pipeline and benchmarks can use it directly.
 
 from __future__ import annotations
 
+import difflib
+
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -183,7 +185,7 @@ def default_profile_text() -> str:
 def load_profile(path: Path) -> Profile:
     """Read and validate ``digest.toml``; raise :class:`ProfileError` with one clear line."""
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        data = tomllib.loads(path.read_text("utf-8-sig"))  # a BOM from a Windows editor is fine
     except FileNotFoundError:
         raise ProfileError(f"{path}: profile not found (run `digest init`)") from None
     except tomllib.TOMLDecodeError as exc:
@@ -199,7 +201,44 @@ def _optional_bool(table: dict, key: str, where: str) -> bool | None:
     return table[key]
 
 
+KNOWN_SETTINGS = {
+    "": {"digest", "numbering", "topic", "ranking", "grouping", "sources", "email", "fetch", "run"},
+    "digest": {"title", "short_title", "cadence_days", "stories", "subject", "footer", "contact_text", "contact",
+               "site_url", "user_agent_contact"},
+    "numbering": {"format", "start_volume", "start_number", "issues_per_volume"},
+    "topic": {"name", "entities", "terms", "exclusions", "threshold", "previews"},
+    "topic.entities": {"name", "patterns", "required", "counts_as", "weight"},
+    "grouping": {"threshold"},
+    "sources": {"name", "url", "kind", "authority", "category", "enabled", "site", "full_text"},
+    "email": {"from", "reply_to", "list_id", "unsubscribe_mailto", "backend", "smtp_host", "smtp_port",
+              "smtp_security", "smtp_user", "smtp_password_env", "concurrency", "rate_per_second",
+              "max_consecutive_errors", "confirm_hours", "soft_bounce_limit", "dkim_key", "dkim_selector",
+              "dkim_domain", "anymail"},
+}
+SUBJECT_FIELDS = {"title": "Digest", "volume": 1, "number": 1, "date": "1 January 2026"}
+
+
+def _check_known(origin: str, where: str, table: dict, known: set[str]) -> None:
+    """A setting the product does not read is a typo until proven otherwise: say which, and what was meant."""
+    for key in table:
+        if key not in known:
+            guess = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {guess[0]!r}?)" if guess else f" (known: {', '.join(sorted(known))})"
+            place = f"[{where}]" if where else "the top level"
+            raise ProfileError(f"{origin}: unknown setting {key!r} in {place}{hint}")
+
+
 def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile") -> Profile:
+    _check_known(origin, "", data, KNOWN_SETTINGS[""])
+    for name in ("digest", "numbering", "topic", "grouping", "email"):
+        if isinstance(data.get(name), dict):
+            _check_known(origin, name, data[name], KNOWN_SETTINGS[name])
+    if isinstance(data.get("ranking"), dict):
+        _check_known(origin, "ranking", data["ranking"], set(RankingWeights.__dataclass_fields__))
+    if not isinstance(data.get("digest"), dict) or not str(data["digest"].get("title", "")).strip():
+        raise ProfileError(f"{origin}: [digest] title is missing: is the file complete? "
+                           "(`digest init` writes a full profile to start from)")
+
     def section(name: str) -> dict:
         value = data.get(name, {})
         if not isinstance(value, dict):
@@ -237,6 +276,10 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
     for i, ent in enumerate(topic_t.get("entities", [])):
         if not isinstance(ent, dict) or not ent.get("name") or not isinstance(ent.get("patterns"), list):
             raise ProfileError(f"{origin}: topic.entities[{i}] needs a name and a list of patterns")
+        _check_known(origin, f"topic.entities {ent['name']!r}", ent, KNOWN_SETTINGS["topic.entities"])
+        if not all(isinstance(p, str) and p.strip() for p in ent["patterns"]):
+            raise ProfileError(f"{origin}: topic.entities[{i}] ({ent['name']}) has an empty pattern: "
+                               "it would match every article")
         weight = number(ent, "weight", 0.5, float, 0, f"topic.entities[{i}].")
         entities.append(EntityGroup(str(ent["name"]), [str(p) for p in ent["patterns"]],
                                     bool(ent.get("required", False)), ent.get("counts_as") or None, weight))
@@ -251,6 +294,8 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
     previews = topic_t.get("previews", [])
     if not isinstance(previews, list) or not all(isinstance(p, str) and p.strip() for p in previews):
         raise ProfileError(f"{origin}: topic.previews must be a list of headline phrases, got {previews!r}")
+    if not entities and not terms:
+        raise ProfileError(f"{origin}: [topic] has no entities and no terms: nothing could be found relevant")
     topic = TopicProfile(
         name=str(topic_t.get("name", "topic")),
         entities=entities,
@@ -269,6 +314,7 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
     for i, src in enumerate(data.get("sources", [])):
         if not isinstance(src, dict) or not src.get("url"):
             raise ProfileError(f"{origin}: sources[{i}] needs a url")
+        _check_known(origin, f"sources {src['url']}", src, KNOWN_SETTINGS["sources"])
         kind = str(src.get("kind", "feed"))
         if kind not in SOURCE_KINDS:
             raise ProfileError(f"{origin}: sources[{i}] ({src['url']}) kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
@@ -340,6 +386,16 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
     run = RunSettings(editors=[e.strip() for e in editors], editor_url=str(run_t.get("editor_url", "")).rstrip("/"),
                       first_window_end=first_end)
 
+    for label, value in (("topic.threshold", topic.threshold),
+                         ("grouping.threshold", grouping_t.get("threshold", 0.18))):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
+            raise ProfileError(f"{origin}: {label} must be between 0 and 1, got {value!r}")
+    subject = str(digest.get("subject", "{title} Vol {volume}.{number} — {date}"))
+    try:
+        subject.format(**SUBJECT_FIELDS)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ProfileError(f"{origin}: digest.subject {subject!r} is invalid ({exc.__class__.__name__}: {exc}); "
+                           f"it may use {', '.join('{' + k + '}' for k in SUBJECT_FIELDS)}") from None
     return Profile(
         email=email,
         fetch=fetch,
@@ -348,7 +404,7 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
         short_title=str(digest.get("short_title", digest.get("title", "Digest"))),
         cadence_days=number(digest, "cadence_days", 14, int, 1, "digest."),
         stories=number(digest, "stories", 5, int, 1, "digest."),
-        subject=str(digest.get("subject", "{title} Vol {volume}.{number} — {date}")),
+        subject=subject,
         footer=str(digest.get("footer", "")),
         contact_text=str(digest.get("contact_text", "")),
         contact=str(digest.get("contact", "")),

@@ -292,6 +292,9 @@ def draft_issue(profile: Profile, window: Window, replace: bool = False,
     ``editor.actions.redraft``); its ``redrafted`` history entry says what it did.
     """
     existing = Issue.objects.filter(window_start=window.start, window_end=window.end).first()
+    if replace and existing is None:
+        raise ServiceError(f"no issue holds a draft for {window.start}..{window.end}, so there is nothing to "
+                           "redraft; leave out --replace to draft a new issue")
     if existing is not None:
         if existing.status != Issue.Status.DRAFT:
             raise ServiceError(f"issue {existing.key} for {window.start}..{window.end} is {existing.status}; it cannot be redrafted")

@@ -70,8 +70,11 @@ def init(path: Path, profile_text: str | None = None) -> Path:
     path = path.expanduser().resolve()
     if (path / PROFILE_NAME).exists():
         raise WorkspaceError(f"{path}: already a workspace ({PROFILE_NAME} exists); nothing changed")
-    path.mkdir(parents=True, exist_ok=True)
-    (path / PROFILE_NAME).write_text(profile_text or default_profile_text(), "utf-8")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / PROFILE_NAME).write_text(profile_text or default_profile_text(), "utf-8")
+    except OSError as exc:
+        raise WorkspaceError(f"{path}: cannot create a workspace there ({exc.strerror or exc})") from None
     setup_django(path)
     return path
 

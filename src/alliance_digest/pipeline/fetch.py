@@ -45,20 +45,35 @@ def local_path(value: str) -> Path | None:
     return Path(value).expanduser()
 
 
+COMPRESSED = {b"\x1f\x8b": "gzip", b"PK": "zip", b"BZ": "bzip2", b"\xfd7": "xz"}
+
+
 def fetch(location: str, user_agent: str = "AllianceDigest/0.1", policy=None, kind: str = "auto") -> Fetched:
+    scheme = location.split("://", 1)[0].lower() if "://" in location else ""
+    if scheme and scheme not in ("http", "https", "file"):
+        raise FetchError(f"{scheme}:// addresses are not read (only http, https and file)")
     path = local_path(location)
     if path is not None:
         if not path.exists():
             raise FetchError("file not found")
         if path.is_dir():
             raise FetchError("is a directory")
+        if not path.is_file():
+            raise FetchError("not a regular file (a device or a pipe)")
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise FetchError(f"file too large ({size} bytes, limit {MAX_BYTES})")
         try:
-            return Fetched(str(path), path.read_bytes(), is_local=True)
+            with path.open("rb") as handle:
+                content = handle.read(MAX_BYTES + 1)  # a file growing while read is still bounded
         except OSError as exc:
             raise FetchError(f"cannot read file: {exc.strerror or exc}") from None
+        if len(content) > MAX_BYTES:
+            raise FetchError(f"file too large (over {MAX_BYTES} bytes)")
+        packed = COMPRESSED.get(content[:2])
+        if packed:
+            raise FetchError(f"a {packed}-compressed file: decompress it first")
+        return Fetched(str(path), content, is_local=True)
     if policy is not None:
         return _fetch_politely(location, policy, kind)
     try:
