@@ -52,3 +52,57 @@ def test_missing_or_wrong_path_is_one_clear_line(home, cli, tmp_path):
     (tmp_path / "plain").mkdir()
     result = cli(home, "bounces", "process", tmp_path / "plain")
     assert "not a Maildir" in result.output
+
+
+def test_processing_a_mailbox_again_counts_nothing_twice(home, cli, tmp_path):
+    """A soft bounce read on every run must not add up to a bounced subscriber."""
+    from alliance_digest.db.models import Subscriber
+
+    Subscriber.objects.create(email="full@example.com", email_normalized="full@example.com", status="active")
+    Subscriber.objects.create(email="busy@example.com", email_normalized="busy@example.com", status="active")
+    box = mailbox.mbox(str(tmp_path / "bounces.mbox"))
+    box.add(raw_dsn("full@example.com", "delayed", "4.2.2"))  # no Message-ID: known by its bytes
+    box.add(b"Message-ID: <dsn-1@mx.example.net>\n" + raw_dsn("busy@example.com", "delayed", "4.2.2"))
+    box.flush()
+    first = cli(home, "bounces", "process", tmp_path / "bounces.mbox")
+    assert first.exit_code == 0, first.output
+    assert "2 bounce(s) (0 already processed before, skipped); 0 hard, 2 soft" in first.output
+    for _ in range(3):
+        again = cli(home, "bounces", "process", tmp_path / "bounces.mbox")
+        assert again.exit_code == 0, again.output
+        assert "read 2 message(s): 2 bounce(s) (2 already processed before, skipped); 0 hard, 0 soft" in again.output
+    soft = dict(Subscriber.objects.values_list("email", "soft_bounces"))
+    assert soft == {"full@example.com": 1, "busy@example.com": 1}
+    assert set(Subscriber.objects.values_list("status", flat=True)) == {"active"}
+    box.add(b"Message-ID: <dsn-2@mx.example.net>\n" + raw_dsn("full@example.com", "delayed", "4.2.2"))
+    box.flush()
+    later = cli(home, "bounces", "process", tmp_path / "bounces.mbox")  # only the new one counts
+    assert "read 3 message(s): 3 bounce(s) (2 already processed before, skipped); 0 hard, 1 soft" in later.output
+    assert Subscriber.objects.get(email="full@example.com").soft_bounces == 2
+    # a Maildir too
+    maildir = mailbox.Maildir(str(tmp_path / "Maildir"))
+    maildir.add(b"Message-ID: <dsn-3@mx.example.net>\n" + raw_dsn("busy@example.com", "failed", "5.1.1"))
+    for run in range(2):
+        result = cli(home, "bounces", "process", tmp_path / "Maildir")
+        assert f"1 bounce(s) ({run} already processed before, skipped)" in result.output
+    assert Subscriber.objects.get(email="busy@example.com").status == "bounced"
+
+
+def test_a_bounce_for_an_internationalised_domain_finds_its_subscriber(home, cli, tmp_path):
+    """The DSN names the address as SMTP carried it (xn--); the list holds it as the subscriber wrote it."""
+    from alliance_digest.db.models import Subscriber
+
+    assert cli(home, "subscribers", "add", "user@bücher.de", "--confirmed").exit_code == 0
+    box = mailbox.mbox(str(tmp_path / "bounces.mbox"))
+    box.add(raw_dsn("user@xn--bcher-kva.de", "failed", "5.1.1"))
+    box.flush()
+    result = cli(home, "bounces", "process", tmp_path / "bounces.mbox")
+    assert result.exit_code == 0, result.output
+    assert "0 address(es) not on the list" in result.output
+    assert Subscriber.objects.get(email="user@bücher.de").status == "bounced"
+
+
+def test_a_file_that_is_not_a_mailbox_is_one_clear_line(home, cli, tmp_path):
+    (tmp_path / "note.txt").write_text("Subject: not a mailbox\n\nhello\n")
+    result = cli(home, "bounces", "process", tmp_path / "note.txt")
+    assert result.exit_code == 1 and "note.txt: not an mbox" in result.output

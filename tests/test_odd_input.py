@@ -114,3 +114,18 @@ def test_a_reader_that_fails_unexpectedly_costs_one_source_not_the_check(home, c
     from alliance_digest.db.models import Article
 
     assert Article.objects.filter(url="https://wire.example/chips").exists()  # the good feed was still read
+
+
+def test_inputs_that_are_not_files_of_articles_say_what_they_are(home, cli, tmp_path):
+    import gzip
+
+    (tmp_path / "empty").mkdir()
+    packed = tmp_path / "items.jsonl.gz"
+    packed.write_bytes(gzip.compress((json.dumps(GOOD) + "\n").encode()))
+    cases = [(tmp_path / "empty", "holds no feed, page or JSONL files"),
+             ("ftp://files.example/feed.xml", "ftp:// addresses are not read"),
+             (packed, "a gzip-compressed file: decompress it first"),
+             ("/dev/zero", "not a regular file")]
+    for location, message in cases:
+        result = cli(home, "ingest", location)
+        assert result.exit_code == 1 and message in result.output, (location, result.output)

@@ -544,3 +544,32 @@ def test_email_connection_from_profile(home, profile, monkeypatch):
     profile.email.backend = "no.such.Backend"
     with pytest.raises(MailError, match="cannot be loaded"):
         email_connection(profile)
+
+
+def test_confirmation_message_id_uses_the_site_domain(mail_profile, home, cli, smtp_server):
+    assert cli(home, "subscribers", "add", "ann@example.org").exit_code == 0
+    [message] = smtp_server.messages
+    assert re.fullmatch(r"<[^@<>\s]+@digest\.example\.org>", message["Message-ID"].strip()), message["Message-ID"]
+
+
+def test_a_domain_without_an_idna_form_is_refused_at_input(home, profile, cli):
+    from alliance_digest import subscribers
+
+    assert subscribers.normalise("User@Bücher.de") == "user@bücher.de"  # accepted, sent as xn--bcher-kva.de
+    with pytest.raises(subscribers.InvalidAddress, match="the domain cannot be used in email"):
+        subscribers.normalise("user@☃.net")
+    result = cli(home, "subscribers", "add", "user@☃.net", "--confirmed")
+    assert result.exit_code == 1
+    assert "'user@☃.net': the domain cannot be used in email" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_an_unclosed_quote_is_reported_not_a_row_silently_swallowed(home, profile, cli):
+    path = home / "quotes.csv"
+    path.write_text('email,name\ngood1@example.com,One\ngood2@example.com,"Unclosed\ngood3@example.com,Three\n', "utf-8")
+    result = cli(home, "subscribers", "import", path, "--confirmed")
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "row 3: a quote is not closed" in errors[0] and "good3@example.com" in errors[0]
+    from alliance_digest.db.models import Subscriber
+
+    assert list(Subscriber.objects.values_list("email_normalized", flat=True)) == ["good1@example.com"]

@@ -4,19 +4,28 @@
 which addresses failed permanently and which only temporarily. Permanent
 failures mark the subscriber bounced at once; temporary ones count towards
 ``email.soft_bounce_limit``.
+
+Processing is idempotent: each bounce message taken into account is
+remembered (:class:`ProcessedBounce`: a hash of its Message-ID, or of its
+bytes and its place among identical copies when it has none) in the same
+transaction as what it changed, and skipped when it is read again, so
+running the command twice on the same mailbox counts nothing twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import mailbox
+from collections import Counter
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from pathlib import Path
 
+from django.db import transaction
 from django.utils import timezone
 
-from alliance_digest.db.models import Subscriber
+from alliance_digest.db.models import ProcessedBounce, Subscriber
 from alliance_digest.profile import Profile
-
 
 class BounceError(Exception):
     pass
@@ -26,15 +35,21 @@ class BounceError(Exception):
 class BounceReport:
     messages: int = 0
     recognised: int = 0
+    already_processed: int = 0  # bounces counted by an earlier run (or earlier in this one): skipped
     hard: list[str] = field(default_factory=list)
     soft: list[str] = field(default_factory=list)
     now_bounced: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # addresses not on the list
+    errors: list[str] = field(default_factory=list)  # messages that could not be read (skipped)
 
     def summary(self) -> str:
-        return (f"read {self.messages} message(s): {self.recognised} bounce(s); {len(self.hard)} hard, "
+        text = (f"read {self.messages} message(s): {self.recognised} bounce(s) "
+                f"({self.already_processed} already processed before, skipped); {len(self.hard)} hard, "
                 f"{len(self.soft)} soft; {len(self.now_bounced)} subscriber(s) now bounced; "
                 f"{len(self.unknown)} address(es) not on the list")
+        if self.errors:
+            text += f"; {len(self.errors)} message(s) could not be read"
+        return text
 
 
 def _open(path: Path):
@@ -44,7 +59,32 @@ def _open(path: Path):
         if not (path / "cur").is_dir() and not (path / "new").is_dir():
             raise BounceError(f"{path}: a directory but not a Maildir (no cur/ or new/)")
         return mailbox.Maildir(str(path), create=False)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(5)
+    except OSError as exc:
+        raise BounceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if head and head != b"From ":
+        raise BounceError(f"{path}: not an mbox (it does not start with a \"From \" line) nor a Maildir")
     return mailbox.mbox(str(path), create=False)
+
+
+def _mark(message, raw: bytes, copies: Counter) -> str:
+    """What identifies a bounce message across runs: its Message-ID, else its bytes and which copy it is."""
+    message_id = " ".join(str(message.get("Message-ID", "") or "").split())
+    if message_id:
+        basis = f"id:{message_id}"
+    else:
+        basis = "sha256:" + hashlib.sha256(raw).hexdigest()
+        copies[basis] += 1
+        basis += f"#{copies[basis]}"
+    return hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def _subscriber(address: str):
+    from alliance_digest.subscribers import address_forms
+
+    return Subscriber.objects.filter(email_normalized__in=address_forms(address)).first()
 
 
 def process(profile: Profile, path: Path) -> BounceReport:
@@ -52,26 +92,43 @@ def process(profile: Profile, path: Path) -> BounceReport:
 
     report = BounceReport()
     box = _open(path)
-    for message in box:
+    copies: Counter = Counter()
+    for key in box.iterkeys():
         report.messages += 1
-        temporary, permanent = all_failures(message)
+        try:
+            raw = box.get_bytes(key)
+            message = message_from_bytes(raw)
+            temporary, permanent = all_failures(message)
+        except Exception as exc:  # noqa: BLE001 - one unreadable message must not stop the rest
+            report.errors.append(f"message {report.messages}: cannot be read ({type(exc).__name__}: {exc})")
+            continue
         if not temporary and not permanent:
             continue
         report.recognised += 1
-        for raw, hard in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
-            address = (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)).strip().lower()
-            subscriber = Subscriber.objects.filter(email_normalized=address).first()
-            (report.hard if hard else report.soft).append(address)
-            if subscriber is None:
-                report.unknown.append(address)
+        mark = _mark(message, raw, copies)
+        with transaction.atomic():  # the mark and what it counted are stored together, or neither
+            _, new = ProcessedBounce.objects.get_or_create(mark=mark)
+            if not new:
+                report.already_processed += 1
                 continue
-            subscriber.last_bounce_at = timezone.now()
-            subscriber.last_bounce = f"{'hard' if hard else 'soft'} bounce"
-            if not hard:
-                subscriber.soft_bounces += 1
-            if (hard or subscriber.soft_bounces >= profile.email.soft_bounce_limit) and \
-                    subscriber.status == Subscriber.Status.ACTIVE:
-                subscriber.status = Subscriber.Status.BOUNCED
-                report.now_bounced.append(address)
-            subscriber.save()
+            for raw_address, hard in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
+                _count(profile, report, raw_address, hard)
     return report
+
+
+def _count(profile: Profile, report: BounceReport, raw, hard: bool) -> None:
+    address = (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)).strip().lower()
+    subscriber = _subscriber(address)
+    (report.hard if hard else report.soft).append(address)
+    if subscriber is None:
+        report.unknown.append(address)
+        return
+    subscriber.last_bounce_at = timezone.now()
+    subscriber.last_bounce = f"{'hard' if hard else 'soft'} bounce"
+    if not hard:
+        subscriber.soft_bounces += 1
+    if (hard or subscriber.soft_bounces >= profile.email.soft_bounce_limit) and \
+            subscriber.status == Subscriber.Status.ACTIVE:
+        subscriber.status = Subscriber.Status.BOUNCED
+        report.now_bounced.append(address)
+    subscriber.save()

@@ -32,13 +32,30 @@ class Context:
         return self._opened
 
 
+DRAFTABLE_YEARS = (1900, 2200)  # as for article dates (pipeline/dates.py): beyond is a typo
+
+
 def _date(ctx, param, value):
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+    if not DRAFTABLE_YEARS[0] <= day.year <= DRAFTABLE_YEARS[1]:
+        raise click.BadParameter(f"{value!r} is out of range (years {DRAFTABLE_YEARS[0]}-{DRAFTABLE_YEARS[1]})")
+    return day
+
+
+def _write(output: str, content: str | bytes) -> None:
+    """Write a rendered issue; a path that cannot be written is one line, not a traceback."""
+    try:
+        if isinstance(content, bytes):
+            Path(output).write_bytes(content)
+        else:
+            Path(output).write_text(content, "utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{output}: cannot write ({exc.strerror or exc})") from None
 
 
 def _error(message: str) -> None:
@@ -133,12 +150,15 @@ def ingest(obj: Context, inputs: tuple[str, ...], kind: str, source_name: str | 
     from alliance_digest.pipeline.read import expand
 
     locations = [(i, kind, source_name) for i in inputs]
+    empty = [loc for loc, _, _ in locations if not expand(loc)]
+    for loc in empty:
+        _error(f"{loc}: the directory holds no feed, page or JSONL files")
     total = sum(len(expand(loc)) for loc, _, _ in locations)
     bar = tqdm(total=total, unit="input", disable=not sys.stderr.isatty(), leave=False)
     report = services.ingest(locations, profile, on_problem=lambda p: _error(str(p)), progress=bar.update)
     bar.close()
     click.echo(report.summary())
-    if report.new + report.duplicate == 0 and report.failed:
+    if report.new + report.duplicate == 0 and (report.failed or empty):
         sys.exit(1)
 
 
@@ -229,14 +249,14 @@ def render(obj: Context, issue: str, fmt: str, include_all: bool, no_images: boo
         for note in notes:
             click.echo(note, err=True)
         if output:
-            Path(output).write_bytes(pdf)
+            _write(output, pdf)
             click.echo(f"wrote {output} ({len(pdf) // 1024 + 1} KB)")
         else:
             stdout.write(pdf)
         return
     text = render_issue(data, fmt)
     if output:
-        Path(output).write_text(text, "utf-8")
+        _write(output, text)
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
@@ -245,13 +265,18 @@ def render(obj: Context, issue: str, fmt: str, include_all: bool, no_images: boo
 @cli.command()
 @click.option("--start", callback=_date, metavar="DATE", help="Published on or after this day.")
 @click.option("--end", callback=_date, metavar="DATE", help="Published on or before this day.")
-@click.option("--min-score", type=float, default=0.0, show_default=True, help="Only articles at least this relevant.")
+@click.option("--min-score", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Only articles at least this relevant.")
 @click.option("--search", metavar="TEXT", help="Only articles whose title contains TEXT.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--explain", is_flag=True, help="Show why each article scored as it did.")
 @click.pass_obj
 def articles(obj: Context, start, end, min_score: float, search: str | None, limit: int, explain: bool) -> None:
     """List stored articles, most relevant first, with their topic scores."""
+    if min_score != min_score:  # NaN passes any range check
+        raise click.BadParameter("--min-score must be a number between 0 and 1")
+    if start and end and start > end:
+        raise click.BadParameter(f"--start {start} is after --end {end}")
     obj.open()
     from alliance_digest.db.models import Article
     from alliance_digest.pipeline.compose import Window
@@ -615,8 +640,15 @@ def send(obj: Context, issue: str, tests: tuple[str, ...], dry_run: bool) -> Non
         stop = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *a: stop.set())
         bar = tqdm(total=None, unit="msg", disable=not sys.stderr.isatty(), leave=False)
+
+        def notice(line: str) -> None:  # waits and retries, as they happen (above the progress bar)
+            bar.clear()
+            click.echo(line)
+            bar.refresh()
+
         try:
-            report = delivery.send_issue(profile, found, dry_run=dry_run, progress=bar.update, stop=stop)
+            report = delivery.send_issue(profile, found, dry_run=dry_run, progress=bar.update, stop=stop,
+                                         notice=notice)
         except KeyboardInterrupt:
             stop.set()
             raise click.ClickException(f"send of issue {found.key} interrupted; run `digest send {found.key}` to resume")
@@ -626,6 +658,8 @@ def send(obj: Context, issue: str, tests: tuple[str, ...], dry_run: bool) -> Non
     except (services.ServiceError, delivery.DeliveryError) as exc:
         raise click.ClickException(str(exc)) from None
     if dry_run:
+        for address in report.recipients:
+            click.echo(address)
         click.echo(f"dry run: {report.skipped} subscriber(s) would receive issue {found.key}; "
                    f"{report.already_sent} already have it"
                    + ("; sending also publishes it on the archive (the email links there)"

@@ -23,6 +23,7 @@ import hashlib
 import io
 import logging
 import re
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,65 @@ def normalise(email) -> str:
         EmailValidator()(value)
     except ValidationError:
         raise InvalidAddress(f"{shown!r} is not a valid email address") from None
+    domain = value.rpartition("@")[2]
+    if not domain.isascii():
+        try:
+            ascii_domain(domain)
+        except UnicodeError as exc:
+            raise InvalidAddress(f"{shown!r}: the domain cannot be used in email ({exc})") from None
     return value.lower()
+
+
+def ascii_domain(domain: str) -> str:
+    """An internationalised domain as DNS and SMTP carry it (IDNA 2008, UTS #46): bücher.de -> xn--bcher-kva.de.
+
+    Raises :class:`UnicodeError` for a domain that has no such form.
+    """
+    if domain.isascii():
+        return domain
+    try:
+        import idna
+    except ImportError:  # pragma: no cover - idna comes with httpx
+        return domain.encode("idna").decode("ascii")
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise UnicodeError(str(exc) or "not a valid internationalised domain") from None
+
+
+def wire_address(email: str) -> str:
+    """The address as an SMTP envelope and the To header carry it: the domain IDNA-encoded.
+
+    A local part (before the @) that is not ASCII stays as it is: only a
+    server offering SMTPUTF8 can take it. :class:`InvalidAddress` when the
+    domain has no ASCII form.
+    """
+    local, at, domain = email.strip().rpartition("@")
+    if not at or domain.isascii():
+        return email.strip()
+    try:
+        return f"{local}@{ascii_domain(domain)}"
+    except UnicodeError as exc:
+        raise InvalidAddress(f"{email!r}: the domain cannot be used in email ({exc})") from None
+
+
+def address_forms(email: str) -> list[str]:
+    """The lower-cased address with its domain as written, in ASCII (xn--) and in Unicode: for look-ups."""
+    value = email.strip().lower()
+    local, at, domain = value.rpartition("@")
+    forms = [value]
+    if not at:
+        return forms
+    try:
+        if domain.isascii() and "xn--" in domain:
+            import idna
+
+            forms.append(f"{local}@{idna.decode(domain)}")
+        elif not domain.isascii():
+            forms.append(f"{local}@{ascii_domain(domain)}")
+    except (ImportError, UnicodeError, ValueError):
+        pass
+    return forms
 
 
 def _clean_name(name) -> str:
@@ -119,10 +178,30 @@ def confirmation_message(profile, subscriber, connection=None):
         to=[subscriber.email],
         reply_to=[profile.email.reply_to] if profile.email.reply_to else None,
         connection=connection,
-        headers={"Auto-Submitted": "auto-generated"},
+        headers={"Auto-Submitted": "auto-generated",
+                 "Message-ID": f"<confirm-{secrets.token_hex(10)}@{message_domain(profile)}>"},
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def message_domain(profile) -> str:
+    """The domain for Message-IDs: the site's (``digest.site_url``), else the From address's."""
+    from email.utils import parseaddr
+    from urllib.parse import urlsplit
+
+    host = ""
+    if profile.site_url:
+        try:
+            host = urlsplit(profile.site_url).hostname or ""
+        except ValueError:
+            host = ""
+    if not host:
+        host = parseaddr(profile.email.from_address)[1].rpartition("@")[2]
+    try:
+        return ascii_domain(host) if host else "localhost"
+    except UnicodeError:
+        return "localhost"
 
 
 def send_confirmation(profile, subscriber, connection=None) -> None:
@@ -412,6 +491,14 @@ def import_csv(profile, path, confirmed: bool = False, send: bool = True) -> Imp
         if not any(cell.strip() for cell in row):
             continue
         report.rows += 1
+        swallowed = next((cell for cell in row if "\n" in cell or "\r" in cell), None)
+        if swallowed is not None:  # a quote left open runs on, taking the next lines' rows into one cell
+            after = swallowed.splitlines()[1:2]
+            report.invalid.append(RowProblem(number, "a quote is not closed, so the row runs on into the next "
+                                                     f"line ({after[0][:60]!r} is inside it); close the quote "
+                                                     "and import the file again" if after else
+                                                     "a quote is not closed; close it and import the file again"))
+            continue
         value = row[email_col] if email_col < len(row) else ""
         try:
             normalized = normalise(value)

@@ -167,6 +167,16 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
 
 
+class ProcessedBounce(models.Model):
+    """A bounce message already counted by ``digest bounces process``, so a mailbox read twice counts once.
+
+    ``mark``: a hash of the message's Message-ID, or of its bytes and which copy it is when it has none.
+    """
+
+    mark = models.CharField(max_length=64, unique=True)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+
 # ---- the editors' web app (issue 5) -----------------------------------------------------------------
 
 class IssueEdit(models.Model):
