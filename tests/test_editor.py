@@ -409,6 +409,10 @@ def test_invisible_and_direction_changing_characters_are_removed(demo):
     form = StoryForm({"headline": "Allies\u202e agree\u200b", "summary_markdown": "Text\u2066 here\u2069."})
     assert form.is_valid()
     assert form.cleaned_data == {"headline": "Allies agree", "summary_markdown": "Text here.", "base": ""}
+    from alliance_digest.editor.forms import IssueFieldsForm
+
+    far = IssueFieldsForm({"date": "9999-12-31", "volume": 1, "number": 1, "intro": ""})
+    assert not far.is_valid() and "not a plausible issue date" in str(far.errors)
     relative = StoryForm({"headline": "H", "summary_markdown": "See [the deal](/2026/11/deal)."})
     assert not relative.is_valid() and "is not a full address" in str(relative.errors)
 

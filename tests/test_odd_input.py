@@ -129,3 +129,10 @@ def test_inputs_that_are_not_files_of_articles_say_what_they_are(home, cli, tmp_
     for location, message in cases:
         result = cli(home, "ingest", location)
         assert result.exit_code == 1 and message in result.output, (location, result.output)
+
+
+def test_a_file_of_the_wrong_kind_says_so_in_a_few_lines_not_hundreds(home, cli, tmp_path):
+    lines = [json.dumps({"title": f"no url {k}"}) for k in range(200)]
+    result = cli(home, "ingest", write(tmp_path / "many.jsonl", "\n".join(lines)))
+    shown = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(shown) == 21 and "... and 180 more problem(s) like these; 0 item(s) read" in shown[-1], result.output

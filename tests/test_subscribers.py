@@ -120,7 +120,9 @@ def test_normalise_strips_lower_cases_and_validates(home):
                      ("ann", "'ann' is not a valid email address"),
                      ("ann@", "'ann@' is not a valid email address"),
                      ("ann smith@example.org", "is not a valid email address"),
-                     ("a@" + "b" * 320 + ".org", "too long")):
+                     ("a@" + "b" * 320 + ".org", "too long"),
+                     ("a" * 65 + "@example.org", "the part before @ is over 64 characters"),
+                     ("ann@localhost", "has no dot")):
         with pytest.raises(InvalidAddress, match=re.escape(why)):
             normalise(bad)
 

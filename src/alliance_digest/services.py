@@ -156,6 +156,9 @@ def _enrich(known: Article, rec: ArticleRecord, scorer: RelevanceScorer, version
     return changed
 
 
+PROBLEMS_SHOWN_PER_INPUT = 20
+
+
 def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
            on_problem: Callable[[Problem], None] | None = None,
            progress: Callable[[int], None] | None = None) -> IngestReport:
@@ -173,10 +176,14 @@ def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
         for item in expand(location):
             report.inputs += 1
             result = read_input(item, kind=kind, source_name=name, user_agent=user_agent, policy=policy)
-            for problem in result.problems:
+            for k, problem in enumerate(result.problems):
                 report.failed += 1
                 report.problems.append(problem)
-                emit(problem)
+                if k < PROBLEMS_SHOWN_PER_INPUT:
+                    emit(problem)
+            if len(result.problems) > PROBLEMS_SHOWN_PER_INPUT:  # a file of the wrong kind: its first lines say why
+                hidden = len(result.problems) - PROBLEMS_SHOWN_PER_INPUT
+                emit(Problem(item, f"... and {hidden} more problem(s) like these; {len(result.articles)} item(s) read"))
             if result.fatal:
                 report.failed += 1
                 report.inputs_failed += 1

@@ -68,7 +68,12 @@ def normalise(email) -> str:
         EmailValidator()(value)
     except ValidationError:
         raise InvalidAddress(f"{shown!r} is not a valid email address") from None
-    domain = value.rpartition("@")[2]
+    local, _, domain = value.rpartition("@")
+    if len(local) > 64:
+        raise InvalidAddress(f"{shown!r} is not a valid email address (the part before @ is over 64 characters)")
+    if "." not in domain.strip("."):
+        raise InvalidAddress(f"{shown!r} is not a valid email address (the domain {domain!r} has no dot: "
+                             "mail to it cannot leave this machine)")
     if not domain.isascii():
         try:
             ascii_domain(domain)

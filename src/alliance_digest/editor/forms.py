@@ -56,6 +56,14 @@ class IssueFieldsForm(forms.Form):
     intro = forms.CharField(label="Intro (Markdown, optional)", required=False, max_length=5000, strip=True,
                             widget=forms.Textarea(attrs={"rows": 3}))
 
+    def clean_date(self):
+        from datetime import date
+
+        value = self.cleaned_data["date"]
+        if not 1990 <= value.year <= date.today().year + 1:
+            raise forms.ValidationError(f"{value.isoformat()} is not a plausible issue date")
+        return value
+
     def clean_intro(self):
         return _markdown(self.cleaned_data["intro"])
 
