@@ -413,6 +413,8 @@ def test_invisible_and_direction_changing_characters_are_removed(demo):
 
     far = IssueFieldsForm({"date": "9999-12-31", "volume": 1, "number": 1, "intro": ""})
     assert not far.is_valid() and "not a plausible issue date" in str(far.errors)
+    picture = StoryForm({"headline": "H", "summary_markdown": "See ![map](https://x.example/map.png)."})
+    assert not picture.is_valid() and "pictures inside a story" in str(picture.errors)
     relative = StoryForm({"headline": "H", "summary_markdown": "See [the deal](/2026/11/deal)."})
     assert not relative.is_valid() and "is not a full address" in str(relative.errors)
 

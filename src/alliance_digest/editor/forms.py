@@ -81,6 +81,9 @@ def _markdown(text: str) -> str:
     problem = markdown_problem(text)
     if problem:
         raise forms.ValidationError(problem)
+    if _IMAGE.search(text):
+        raise forms.ValidationError("pictures inside a story's text are not shown (email clients block them); "
+                                    "choose the issue's lead image under “Lead image” instead")
     for target in _LINK_TARGET.findall(text):
         if not target.lower().startswith(("http://", "https://", "mailto:")):
             raise forms.ValidationError(f"link {target[:80]!r} is not a full address: write it as https://…, "
@@ -88,6 +91,7 @@ def _markdown(text: str) -> str:
     return text
 
 
+_IMAGE = re.compile(r"!\[[^\]]*\]\(")
 _LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)")
 
 
