@@ -211,6 +211,8 @@ def test_permalink_shows_the_frozen_issue_and_is_404_before_publishing(site):
     assert '<ol class="details">' in page and "Vol: 1.1 &middot; November 8, 2026" in page
     assert 'href="/issues/"' in page and 'href="/subscribe/"' in page and 'href="/feed.atom"' in page
     assert f'<link rel="canonical" href="{SITE}/issues/1-1/">' in page
+    padded = client().get("/issues/01-001/")
+    assert padded.status_code == 301 and padded["Location"] == "/issues/1-1/"  # one address per issue
     assert "Note to editors" not in page
     # the same security headers as the subscription pages; cacheable and revalidatable
     assert "default-src 'none'" in response["Content-Security-Policy"]

@@ -23,7 +23,7 @@ import json
 from html import escape
 
 from django.contrib.syndication.views import Feed
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render as render_template
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -163,6 +163,8 @@ def _with_navigation(page: str, canonical: str, feed_url: str, feed_title: str, 
 @require_safe
 @condition(etag_func=_issue_etag, last_modified_func=_issue_modified)
 def issue_page(request, volume: int, number: int):
+    if request.path != publishing.issue_path(volume, number):  # /issues/01-01/: one address per issue
+        return HttpResponsePermanentRedirect(publishing.issue_path(volume, number))
     issue = _published(request, volume, number)
     if issue is None:  # a draft, approved but unpublished, or unknown: all look the same
         return _not_found(request)
