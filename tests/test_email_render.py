@@ -88,7 +88,8 @@ def test_html_carries_the_issue(sample, email):
         for article in story["articles"]:
             if f"]({article['url']})" in story["summary_markdown"]:
                 assert f'href="{article["url"]}"' in email.html
-    assert data["footer"]["text"] in text and data["footer"]["contact"] in text
+    flat = " ".join(text.split())  # the footer is wrapped like the paragraphs
+    assert data["footer"]["text"] in flat and data["footer"]["contact"] in flat
     unsubscribe = [a for a in doc.iter("a") if a.text_content() == "Unsubscribe"]
     assert unsubscribe and unsubscribe[0].get("href") == UNSUBSCRIBE
     assert any(a.get("href") == WEB and "View in your browser" in a.text_content() for a in doc.iter("a"))
@@ -133,8 +134,28 @@ def test_text_part_lists_links_headlines_and_unsubscribe(sample, email):
     assert cited == set(range(1, len(listed) + 1))
     assert data["image"]["credit_url"] in text
     assert f"Unsubscribe: {UNSUBSCRIBE}" in text
-    assert data["footer"]["text"] in text and data["footer"]["contact"] in text
+    flat = " ".join(text.split())  # the footer is wrapped like the paragraphs
+    assert data["footer"]["text"] in flat and data["footer"]["contact"] in flat
     assert "test send" not in text and "<" not in text.replace("<<", "") and "\\$" not in text
+
+
+def test_text_lines_fit_a_mail_reader_even_in_japanese(sample):
+    """Lines of the text part stay within 76 columns (a Japanese character takes two), except whole URLs."""
+    import copy
+    import unicodedata
+
+    data, profile = sample
+    data = copy.deepcopy(data)
+    japanese = "米国と日本は火曜日、東京で開かれた外務・防衛担当閣僚会合で在日米軍の統合司令部への格上げに合意した。" * 2
+    data["stories"][0]["summary_markdown"] = f"The allies agreed ({japanese}) on **a new command** in Tokyo."
+    text = _build(data, profile, unsubscribe_url=UNSUBSCRIBE, web_url=WEB).text
+
+    def columns(line):
+        return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in line)
+
+    long = [line for line in text.splitlines() if columns(line) > 76 and "://" not in line]
+    assert long == []
+    assert "在日米軍" in text.replace("\n", "") and "a new command" in " ".join(text.split())
 
 
 def test_test_send_says_so_without_unsubscribe(sample):

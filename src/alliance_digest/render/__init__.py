@@ -10,6 +10,7 @@ from __future__ import annotations
 import html as _html
 import json
 import re
+import unicodedata
 from datetime import date
 from functools import lru_cache
 
@@ -123,12 +124,53 @@ def md_inline(text: str) -> str:
     return md_escape(text or "")
 
 
+TEXT_WIDTH = 76
+
+
+def _columns(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+_WIDE_OR_RUN = re.compile(r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
+                          r"|[^\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]+")
+
+
+def text_wrap(text: str, width: int = TEXT_WIDTH) -> str:
+    """Plain text wrapped at ``width`` display columns, paragraph breaks kept.
+
+    Japanese and Chinese take two columns a character and may break between
+    any two of them (they use no spaces); a long word (a URL) stays whole on
+    its own line rather than broken.
+    """
+    out = []
+    for paragraph in (text or "").split("\n"):
+        pieces: list[tuple[str, bool]] = []  # (piece, space before it)
+        for word in paragraph.split():
+            # a word's first piece follows a space; the rest join on: runs of narrow characters
+            # stay together, each wide character stands alone (a line may break after it)
+            for k, piece in enumerate(_WIDE_OR_RUN.findall(word)):
+                pieces.append((piece, k == 0))
+        lines, line, used = [], "", 0
+        for piece, spaced in pieces:
+            size = sum(_columns(c) for c in piece)
+            gap = 1 if spaced and line else 0
+            if line and used + gap + size > width:
+                lines.append(line)
+                line, used, gap = "", 0, 0
+            line += (" " if gap else "") + piece
+            used += gap + size
+        lines.append(line)
+        out.append("\n".join(lines))
+    return "\n".join(out)
+
+
 _env = Environment(
     loader=PackageLoader("alliance_digest", "render/templates"),
     autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
 )
-_env.filters.update(markdown_html=markdown_html, long_date=long_date, md=md_inline, safe_url=safe_url)
+_env.filters.update(markdown_html=markdown_html, long_date=long_date, md=md_inline, safe_url=safe_url,
+                    text_wrap=text_wrap)
 
 
 def render(data: dict, fmt: str) -> str:
