@@ -31,6 +31,10 @@ ALLIANCE = [
            "Officials in Tokyo said the security pact includes $3 billion of joint missile production. "
            "The defense ministers of both countries signed the document."),
 ]
+NEAR_THE_BAR = [  # names both countries, but in passing: under the bar, though an editor may want it
+    _event(5, 30, "harbor", "US health secretary takes on Big Food",
+           "The U.S. health secretary wants food labels like those used in Japan, officials in Washington said."),
+]
 UNRELATED = [
     _event(3, 28, "harbor", "Local bakery wins national bread prize", "A bakery in Ohio won a national prize for its bread. "
            "The owners said they would expand."),
@@ -57,6 +61,19 @@ def test_thin_window_holds_fewer_stories_and_says_so(ingested, cli):
     assert "Local bakery wins national bread prize" not in titles  # never padded
     md = cli(ingested, "render", "latest").output
     assert "Note to editors" in md
+
+
+def test_a_thin_window_offers_the_stories_nearest_below_the_bar_marked(home, cli, tmp_path):
+    """The editor who must fill a thin issue sees what lies just under the bar, marked, never drafted in."""
+    assert cli(home, "ingest", write(tmp_path / "items.jsonl", _lines(ALLIANCE + UNRELATED + NEAR_THE_BAR))).exit_code == 0
+    assert cli(home, "draft", "--start", "2026-10-26", "--end", "2026-11-08").exit_code == 0
+    data = json.loads(cli(home, "render", "latest", "--format", "json").output)
+    assert [s["headline"] for s in data["stories"]] != [] and len(data["stories"]) == 1
+    near = [c for c in data["candidates"] if c["reasons"].get("below_bar")]
+    assert [c["headline"] for c in near] == ["US health secretary takes on Big Food"]
+    assert "nearest below the bar are among the candidates" in data["notice"]
+    titles = {a["title"] for s in data["stories"] + data["candidates"] for a in s["articles"]}
+    assert "Local bakery wins national bread prize" not in titles
 
 
 def test_issue_numbers_follow_the_last_and_roll_over_volumes(ingested, cli, home):

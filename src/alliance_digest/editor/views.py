@@ -247,6 +247,7 @@ def _story_view(story, editable: bool, kept: dict | None = None) -> dict:
                     for link in links],
         "splittable": editable_links,
         "new": bool((story.reasons or {}).get("new_in_redraft")),
+        "below_bar": bool((story.reasons or {}).get("below_bar")),
     }
     if editable and story.selected:
         prefix = f"s{story.pk}"

@@ -14,6 +14,7 @@ from alliance_digest.pipeline.grouping import GroupInput, group, term_similarity
 from alliance_digest.pipeline.records import StoryArticle, StoryDraft
 
 MAX_CANDIDATES = 60  # relevant stories kept on a draft beyond the selected ones
+BELOW_BAR_CANDIDATES = 8  # a thin draft also offers the stories nearest below the bar (marked), to fill it
 POOL_SHARE = 0.5  # articles below this share of the relevance bar never enter a digest story
 SAME_EVENT = 0.15  # centroid cosine at which a lower-ranked relevant story joins a higher one...
 SAME_EVENT_DAYS = 5  # ...when their reports are at most this many days apart
@@ -56,7 +57,9 @@ class Composition:
         if not self.thin:
             return ""
         return (f"Thin window: only {len(self.selected)} of the {self.wanted} stories this issue needs "
-                f"cleared the relevance bar. Add stories by hand rather than padding with unrelated news.")
+                f"cleared the relevance bar. The stories nearest below the bar are among the candidates, "
+                f"marked; include those that belong, or add stories by hand, rather than padding with "
+                f"unrelated news.")
 
 
 def _inputs(articles: list[StoryArticle]) -> list[GroupInput]:
@@ -212,6 +215,13 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
         ranking.score_story(story, weights, window.start_dt, window.end_dt, previous or [])
     relevant.sort(key=lambda s: (-s.score, s.articles[0].id))
     selected, candidates = relevant[:wanted], relevant[wanted:wanted + MAX_CANDIDATES]
+    if len(selected) < wanted and len(candidates) < BELOW_BAR_CANDIDATES:
+        # a thin window: nothing below the bar is drafted into the issue, but the editor who must
+        # fill it sees the nearest stories (a US posture story that never names Japan, say), marked
+        nearest = sorted((s for s in ranked if not s.relevant), key=lambda s: (-s.reasons["relevance"], -s.score))
+        for story in nearest[:BELOW_BAR_CANDIDATES - len(candidates)]:
+            story.reasons["below_bar"] = True
+            candidates.append(story)
     casing = summarise.Casing.of_articles(articles)  # how the whole window writes each word
     for story in selected + candidates:
         summarise.draft(story, casing)
