@@ -243,3 +243,40 @@ def test_a_headline_quoted_as_the_lead_links_as_a_headline():
         "Japan’s Exports to U.S. Fall as Tariffs Start to Bite"
     assert anchor("Trump Says Japan Deal Is Done.") == "Says"
     assert anchor("US Steel workers see hope of job security in deal with Japan.") != "US"
+
+
+def test_the_bold_key_fact_is_a_main_statement_not_a_side_clause_or_an_attribution():
+    from alliance_digest.pipeline.summarise import bold_span
+
+    def bold(sentence: str) -> str:
+        start, end = bold_span(sentence)
+        return sentence[start:end]
+
+    appointed = bold("The Cabinet on Tuesday appointed Hiroyuki Sakurai, a former senior deputy minister, as Japan's "
+                     "next ambassador to the United States, replacing Ryoichi Nakabayashi, who has held the post "
+                     "since January 2023.")
+    assert appointed == "The Cabinet on Tuesday appointed Hiroyuki Sakurai"  # not "who has held the post since..."
+    said = bold("Hoshi will buy Calder Bio for $4.6 billion in cash, the Osaka-based drugmaker said on Thursday.")
+    assert "said" not in said and "$4.6 billion" in said
+    listed = bold("Warships from the Philippines, the United States and Japan are holding their first trilateral "
+                  "maritime activity near the Luzon Strait on Tuesday and Wednesday, the Philippine military said.")
+    assert listed != "Warships from the Philippines" and "are holding" in listed
+    pay = bold("Hoshi Pharmaceutical will pay up to $2.1 billion to license a cancer drug from a US biotech company "
+               "based in Boston, the companies said.")
+    assert pay.endswith("$2.1 billion") or "$2.1 billion to license" in pay
+
+
+def test_an_opinion_piece_never_speaks_in_the_digests_voice():
+    """An editorial's standfirst is its author's view: it gives no sentence while the story has news."""
+    news = _article(1, "ft", "US Steel workers see hope of job security in deal with Nippon Steel",
+                    "Workers at US Steel plants said the deal with Japan's Nippon Steel could secure their jobs. "
+                    "Nippon Steel raised its investment pledge to $11 billion on Tuesday.", relevance=0.75)
+    opinion = _article(2, "wsj", "Opinion | Trump Takes a U.S. Steel Mulligan",
+                       "Approving Nippon Steel's takeover bid will help steel workers and the U.S. industry. "
+                       "The president should have approved the deal months ago.", relevance=0.9, authority=0.9)
+    opinion.url = "https://www.wsj.com/opinion/trump-takes-a-us-steel-mulligan"
+    story = StoryDraft([opinion, news])
+    assert draft_headline(story).startswith("US Steel workers")
+    assert all(s.article is news for s in select_sentences(story))
+    only_opinion = StoryDraft([opinion])
+    assert select_sentences(only_opinion)  # an opinion alone still gets its paragraph (the editor decides)

@@ -78,7 +78,13 @@ def clean_title(title: str) -> str:
     stripped = _TITLE_SUFFIX.sub("", title)
     if len(words(stripped)) >= 4:
         title = stripped
-    return title.rstrip(" .")
+    title = title.rstrip(" ")
+    if title.endswith(".") and not _ENDS_IN_ABBREVIATION.search(title):  # "... With U.S." keeps its period
+        title = title.rstrip(".").rstrip()
+    return title
+
+
+_ENDS_IN_ABBREVIATION = re.compile(r"(?:\b(?:[A-Z]\.){2,}|\b(?:Inc|Corp|Co|Ltd|Jr|Sr|St)\.)$")
 
 
 _HEADLINE_WORDS = NEWS_VERBS | {"will", "would"} | set("""a an the and or but of to in on at for with by from as over amid after before
@@ -203,18 +209,36 @@ def _shorten(title: str) -> str:
     return " ".join(tokens[:HEADLINE_MAX_WORDS])
 
 
+_OPINION_TITLE = re.compile(r"^\s*(opinion|editorial|commentary|review|letters?)\s*[|:\-–—]", re.I)
+_OPINION_PATH = re.compile(r"/(opinion|opinions|editorials?|commentary|letters)/", re.I)
+
+
+def is_opinion(article: StoryArticle) -> bool:
+    """An opinion piece, column or editorial (its outlet labels it so, in the title or the address)."""
+    return bool(_OPINION_TITLE.match(article.title or "") or _OPINION_PATH.search(article.url or ""))
+
+
+def _news_only(story: StoryDraft) -> list[bool]:
+    """Which articles report rather than argue: an opinion's standfirst ("Approving the takeover will
+    help steel workers") would read as fact in the digest's voice. All, if the story has no news."""
+    news = [not is_opinion(a) for a in story.articles]
+    return news if any(news) else [True] * len(news)
+
+
 def _on_topic(story: StoryDraft) -> list[bool]:
     """Which of the story's articles may give its headline and lead sentence.
 
     A story keeps coverage somewhat below the relevance bar (general trade
     news beside a US-Japan deal); the digest's headline must still be about
     its topic, so it comes from an article nearly as relevant as the
-    story's best. A folded story is headlined by its leading event.
+    story's best. A folded story is headlined by its leading event. Opinion
+    pieces give neither while the story has news.
     """
     eligible = story.lead_articles or len(story.articles)
-    best = max((a.relevance for a in story.articles[:eligible]), default=0.0)
-    return [k < eligible and a.relevance >= HEADLINE_RELEVANCE_SHARE * best
-            for k, a in enumerate(story.articles)]
+    news = _news_only(story)
+    pool = {k for k in range(eligible) if news[k]} or set(range(eligible))
+    best = max((story.articles[k].relevance for k in pool), default=0.0)
+    return [k in pool and a.relevance >= HEADLINE_RELEVANCE_SHARE * best for k, a in enumerate(story.articles)]
 
 
 def _central_title(story: StoryDraft) -> int:
@@ -250,7 +274,10 @@ def draft_headline(story: StoryDraft, casing: Casing | None = None) -> str:
 def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
     out: list[Sentence] = []
     seen: set[str] = set()
-    for article in story.articles:
+    news = _news_only(story)
+    for k, article in enumerate(story.articles):
+        if not news[k]:
+            continue  # an opinion's sentences are its author's view, not the digest's facts
         body = article.text or article.summary
         for pos, sent in enumerate(split_sentences(body)):
             n = len(words(sent))
@@ -262,7 +289,9 @@ def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
             seen.add(key)
             out.append(Sentence(sent, article, pos))
     if not out:  # feed-only stories: fall back to descriptions, then headlines
-        for article in story.articles:
+        for k, article in enumerate(story.articles):
+            if not news[k]:
+                continue
             text = article.summary or article.title
             if text and text.lower() not in seen:
                 seen.add(text.lower())
@@ -280,7 +309,7 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
         article = story.articles[_central_title(story)]
         title = clean_title(article.title)
         if len(words(title)) >= 4:
-            lead_title = Sentence(title + ".", article, -1)
+            lead_title = Sentence(title if title.endswith((".", "!", "?")) else title + ".", article, -1)
             candidates = [c for c in candidates if c.text.lower() != lead_title.text.lower()]
             candidates.insert(0, lead_title)
     if not candidates:
@@ -377,31 +406,91 @@ def _word_spans(text: str) -> list[tuple[int, int]]:
 
 
 def bold_span(sentence: str) -> tuple[int, int]:
-    """Character span of the key fact: the clause holding a figure, else the main clause."""
+    """Character span of the key fact: the main clause that holds a figure, if any.
+
+    Each clause (and a long clause cut before "that", "to", "which"...) is
+    scored: a figure counts most, then being a main clause with a verb; an
+    attribution ("the company said on Thursday"), a clause that opens with
+    "who" or "which", or a bare noun phrase ("Warships from the Philippines"
+    before a list comma) is a poor key fact.
+    """
     clauses, start = [], 0
     for m in _CLAUSE_BREAK.finditer(sentence):
         clauses.append((start, m.start()))
         start = m.end()
     clauses.append((start, len(sentence.rstrip(".!?\"”’'"))))
+
+    def text(span):
+        return sentence[span[0]:span[1]]
+
     def size(span):
-        return len(sentence[span[0]:span[1]].split())
-    def main(span):
-        first = sentence[span[0]:span[1]].split(" ", 1)[0].lower()
-        return first not in _SUBORDINATE
+        return len(text(span).split())
 
     def balanced(span):
-        text = sentence[span[0]:span[1]]
-        return text.count('"') % 2 == 0 and text.count("“") == text.count("”") and text.count("(") == text.count(")")
+        t = text(span)
+        return t.count('"') % 2 == 0 and t.count("“") == t.count("”") and t.count("(") == t.count(")")
+
+    def has_verb(span):
+        tokens = [w.strip("\"“”'’(),").lower() for w in text(span).split()]
+        return any(w in _VERBISH or (len(w) > 4 and w.endswith("ed") and w not in _NOT_VERBS) for w in tokens)
+
     clauses = [c for c in clauses if balanced(c)] or clauses
-    with_figure = [c for c in clauses if re.search(r"\d", sentence[c[0]:c[1]]) and 3 <= size(c) <= BOLD_MAX_WORDS]
-    pick = with_figure[0] if with_figure else next(
-        (c for c in clauses if 4 <= size(c) <= BOLD_MAX_WORDS and main(c)), None)
-    if pick is None:
+    # a clause with no verb before a comma is often the start of a list ("Warships from the
+    # Philippines, the United States and Japan are holding..."): it also stands joined to the next
+    def opens(span):
+        first = text(span).split(" ", 1)[0].lower()
+        return first in _SUBORDINATE or first == "that" or first.endswith("ing")
+
+    joined = [(a[0], b[1]) for a, b in zip(clauses, clauses[1:])
+              if not has_verb(a) and has_verb(b) and not opens(a) and not opens(b)]
+    options = []
+    for order, clause in enumerate(clauses + joined):
+        options.append((order, clause))
+        if size(clause) > BOLD_MAX_WORDS:  # a long clause: its head, up to where it trails off
+            for cut in _BOLD_CUT.finditer(text(clause)):
+                head = (clause[0], clause[0] + cut.start())
+                last = text(head).split()[-1] if text(head).split() else ""
+                after = text(clause)[cut.end():].split(" ", 1)[0]
+                in_a_name = last[:1].isupper() and after[:1].isupper()  # "Center for AI Standards"
+                if 4 <= size(head) <= BOLD_MAX_WORDS and last.lower() not in _DANGLING and not in_a_name:
+                    options.append((order + 0.5, head))
+
+    def score(option):
+        order, span = option
+        t = text(span)
+        tokens = [w.strip("\"“”'’(),").lower() for w in t.split()]
+        value = 0.0
+        if re.search(r"\d", t) and _NUMBER.search(t):
+            value += 2
+        if tokens and (tokens[0] in _SUBORDINATE or tokens[0] in ("that", "with", "including", "but", "and")):
+            value -= 2  # "who has held the post since 2023", "with the first phase in 2027": side facts
+        else:
+            value += 1
+        if has_verb(span):
+            value += 1
+        if _ATTRIBUTION.search(t) and size(span) <= 8:
+            value -= 3
+        return value - 0.01 * order + 0.005 * size(span)  # of equals, the fuller statement
+
+    fitting = [o for o in options if 3 <= size(o[1]) <= BOLD_MAX_WORDS]
+    if fitting:
+        pick = max(fitting, key=score)[1]
+    else:
         spans = _word_spans(sentence)
         pick = (spans[0][0], spans[min(len(spans), 8) - 1][1])
-    text = sentence[pick[0]:pick[1]]
-    lead_trim = len(text) - len(text.lstrip())
-    return pick[0] + lead_trim, pick[0] + len(text.rstrip(" ,;:"))
+    t = text(pick)
+    lead_trim = len(t) - len(t.lstrip())
+    return pick[0] + lead_trim, pick[0] + len(t.rstrip(" ,;:"))
+
+
+_BOLD_CUT = re.compile(r"\s(?:that|which|who|to|for|after|as|while|because|so|amid|including|near|on|in|at)\s")
+# a head cut short after these reads as a fragment ("will pay up", "an agreement under", "are")
+_DANGLING = {"a", "an", "the", "of", "by", "with", "under", "from", "and", "or", "but", "to", "in", "on", "at",
+             "for", "up", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "will",
+             "would", "could", "should", "may", "might", "must", "can", "its", "their", "his", "her"}
+_ATTRIBUTION = re.compile(r"\b(said|says|told|according to|reported|announced|stated)\b", re.I)
+_VERBISH = NEWS_VERBS | _MODALS | {"is", "are", "was", "were", "be", "been", "has", "have", "had", "do", "does",
+                                   "did", "will", "would"}
 
 
 def link_span(sentence: str) -> tuple[int, int]:
