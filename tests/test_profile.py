@@ -62,3 +62,10 @@ def test_ordinary_mistakes_on_the_command_line_are_one_line(home, cli, tmp_path)
     assert Issue.objects.count() == 1  # no stray issue from --replace or a far-future window
     refused = cli(None, "init", "/proc/no-workspace-here")
     assert refused.exit_code != 0 and "cannot create a workspace there" in refused.output
+
+
+def test_the_documented_database_setting_is_accepted(home):
+    """README: `[database] url` names PostgreSQL; the profile check must know it (a typo in it is still caught)."""
+    assert _load(home, lambda t: t + '\n[database]\nurl = "postgres://digest@localhost/digest"\n') is None
+    error = _load(home, lambda t: t.replace("url = \"postgres://", "ulr = \"postgres://"))
+    assert error and "unknown setting 'ulr' in [database] (did you mean 'url'?)" in error

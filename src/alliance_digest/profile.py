@@ -202,7 +202,8 @@ def _optional_bool(table: dict, key: str, where: str) -> bool | None:
 
 
 KNOWN_SETTINGS = {
-    "": {"digest", "numbering", "topic", "ranking", "grouping", "sources", "email", "fetch", "run"},
+    "": {"digest", "numbering", "topic", "ranking", "grouping", "sources", "email", "fetch", "run", "database"},
+    "database": {"url"},  # read by settings.py (before Django starts), listed here so it is known
     "digest": {"title", "short_title", "cadence_days", "stories", "subject", "footer", "contact_text", "contact",
                "site_url", "user_agent_contact"},
     "numbering": {"format", "start_volume", "start_number", "issues_per_volume"},
@@ -230,7 +231,7 @@ def _check_known(origin: str, where: str, table: dict, known: set[str]) -> None:
 
 def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile") -> Profile:
     _check_known(origin, "", data, KNOWN_SETTINGS[""])
-    for name in ("digest", "numbering", "topic", "grouping", "email"):
+    for name in ("digest", "numbering", "topic", "grouping", "email", "database"):
         if isinstance(data.get(name), dict):
             _check_known(origin, name, data[name], KNOWN_SETTINGS[name])
     if isinstance(data.get("ranking"), dict):
