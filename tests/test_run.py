@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -45,20 +46,20 @@ def mail_to(home: Path, port: int) -> None:
              editor_url="https://editor.example")
 
 
-def test_run_once_ingests_drafts_on_the_cadence_day_and_emails_the_editors(tmp_path, cli):
+def test_run_once_ingests_drafts_when_the_window_is_over_and_emails_the_editors(tmp_path, cli):
     home = sample_workspace(tmp_path / "ws")
     from alliance_digest.db.models import Article, Issue, Source
 
     with SmtpSink() as sink:
         mail_to(home, sink.port)
         set_keys(home, first_window_end="2026-11-08")
-        early = cli(home, "run", "--once", "--today", "2026-11-07")  # the window has not ended yet
+        early = cli(home, "run", "--once", "--today", "2026-11-08")  # its last day is not over: news may still come
         assert early.exit_code == 0 and Issue.objects.count() == 0 and not sink.recorder.messages
         expected = json.loads((home / "sample" / "expected.json").read_text("utf-8"))["articles"]
         assert Source.objects.count() == 8 and Article.objects.count() == len(expected)  # ingested all the same
         assert all(s.last_success_at and s.consecutive_failures == 0 for s in Source.objects.all())  # local: health too
 
-        result = cli(home, "run", "--once", "--today", "2026-11-08")
+        result = cli(home, "run", "--once", "--today", "2026-11-09")
         assert result.exit_code == 0, result.output
         issue = Issue.objects.get()
         assert (str(issue.window_start), str(issue.window_end)) == ("2026-10-26", "2026-11-08")
@@ -74,6 +75,7 @@ def test_run_once_ingests_drafts_on_the_cadence_day_and_emails_the_editors(tmp_p
 
         again = cli(home, "run", "--once", "--today", "2026-11-12")  # same window: nothing more
         assert again.exit_code == 0 and Issue.objects.count() == 1 and len(sink.recorder.messages) == 1
+        assert cli(home, "run", "--once", "--today", "2026-11-22").exit_code == 0 and Issue.objects.count() == 1
         later = cli(home, "run", "--once", "--today", "2026-11-23")  # the next window ended on 22 Nov
         assert later.exit_code == 0 and len(sink.recorder.messages) == 2
         assert Issue.objects.get(number=2).window_end.isoformat() == "2026-11-22"
@@ -86,17 +88,17 @@ def test_a_draft_ready_email_that_failed_is_sent_on_the_next_cycle(tmp_path, cli
     with SmtpSink() as sink:
         mail_to(home, sink.port)
         set_keys(home, first_window_end="2026-11-08", smtp_port=9)  # nothing listens on port 9
-        down = cli(home, "run", "--once", "--today", "2026-11-08")
+        down = cli(home, "run", "--once", "--today", "2026-11-09")
         assert down.exit_code == 0 and "could not email the editors (Draft ready" in down.stderr
         issue = Issue.objects.get()
         assert issue.editors_notified_at is None and not sink.recorder.messages  # the draft is kept, unannounced
         set_keys(home, smtp_port=sink.port)
-        up = cli(home, "run", "--once", "--today", "2026-11-09")
+        up = cli(home, "run", "--once", "--today", "2026-11-10")
         assert up.exit_code == 0 and Issue.objects.count() == 1
         [message] = sink.recorder.parsed()
         assert message["Subject"] == "Draft ready: US-Japan Alliance Digest Vol: 1.1"
         assert Issue.objects.get().editors_notified_at is not None
-        assert cli(home, "run", "--once", "--today", "2026-11-10").exit_code == 0
+        assert cli(home, "run", "--once", "--today", "2026-11-11").exit_code == 0
         assert len(sink.recorder.messages) == 1  # told once
 
 
@@ -120,6 +122,65 @@ def test_run_tells_editors_about_paused_sources_and_survives_a_mail_failure(home
                           consecutive_failures=2)  # server stopped: a third failure pauses it
     result = cli(home, "run", "--once")
     assert result.exit_code == 0 and "could not email the editors" in result.stderr
+    # the mail server is back: the pause not yet told is told on the next cycle, once
+    with SmtpSink() as sink:
+        mail_to(home, sink.port)
+        assert cli(home, "run", "--once").exit_code == 0
+        [message] = sink.recorder.parsed()
+        assert "Also gone" in message.get_content() and "Vanished" not in message.get_content()
+        assert cli(home, "run", "--once").exit_code == 0 and len(sink.recorder.messages) == 1
+    from alliance_digest import sources
+
+    gone = Source.objects.get(name="Also gone")
+    assert gone.interval_minutes > 60  # backed off while failing
+    sources.resume(gone)
+    gone.refresh_from_db()
+    assert gone.interval_minutes == 60 and gone.paused_at is None and gone.editors_told_at is None
+
+
+def test_a_damaged_model_does_not_stop_the_runner_and_the_editors_hear_of_it(tmp_path, cli):
+    home = sample_workspace(tmp_path / "ws")
+    from alliance_digest import runner, services
+    from alliance_digest.db.models import Article, Issue
+    from alliance_digest.profile import load_profile
+
+    runner._MODEL_REPORTED.clear()
+    services.model_path(load_profile(home / "digest.toml")).write_text("[]", "utf-8")  # JSON, but no model
+    with SmtpSink() as sink:
+        mail_to(home, sink.port)
+        set_keys(home, first_window_end="2026-11-08")
+        result = cli(home, "run", "--once", "--today", "2026-11-09")
+        assert result.exit_code == 0 and "cannot be read" in result.stderr
+        assert Article.objects.count() > 0 and Issue.objects.count() == 1  # read and drafted with the rules
+        subjects = [m["Subject"] for m in sink.recorder.parsed()]
+        assert "US-Japan Alliance Digest: the learned relevance model cannot be read" in subjects
+    item = tmp_path / "new.jsonl"
+    item.write_text(json.dumps({"url": "https://x.example/1", "title": "Japan and US talk trade"}) + "\n", "utf-8")
+    by_hand = cli(home, "ingest", item)
+    assert by_hand.exit_code == 1 and "cannot be read" in by_hand.stderr  # by hand: the one-line reason
+
+
+def test_two_drafters_at_once_make_one_issue(tmp_path, monkeypatch):
+    home = sample_workspace(tmp_path / "ws")
+    from alliance_digest import services
+    from alliance_digest.db.models import Issue
+    from alliance_digest.pipeline.compose import Window
+    from alliance_digest.profile import load_profile
+
+    profile = load_profile(home / "digest.toml")
+    window = Window(date(2026, 10, 26), date(2026, 11, 8))
+    real = services.compose_window
+
+    def slow_compose(*args, **kwargs):  # while this one composes, another process drafts the window
+        composition = real(*args, **kwargs)
+        Issue.objects.create(volume=9, number=9, title="other", date=window.end, window_start=window.start,
+                             window_end=window.end)
+        return composition
+
+    monkeypatch.setattr(services, "compose_window", slow_compose)
+    with pytest.raises(services.ServiceError, match="drafted by another process at the same moment"):
+        services.draft_issue(profile, window)
+    assert Issue.objects.count() == 1
 
 
 class Lines:

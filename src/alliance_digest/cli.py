@@ -984,13 +984,13 @@ def sources_export_opml(obj: Context, opml_file: str) -> None:
 @click.option("--today", callback=_date, hidden=True, metavar="DATE", help="Pretend today is DATE (tests).")
 @click.pass_obj
 def run_command(obj: Context, once: bool, interval: float, today) -> None:
-    """Run continuously: read due sources, draft on the cadence day, email the editors.
+    """Run continuously: read due sources, draft when a window ends, email the editors.
 
     Each source is read on its own adaptive schedule (busy feeds often,
-    quiet ones rarely, within fetch.min/max_interval_minutes). When a
-    window of the cadence ends and no issue covers it, the next issue is
-    drafted and [run] editors are emailed a link to it; they are also told
-    when a source is paused. Stops cleanly on SIGTERM or Ctrl-C (exit 0).
+    quiet ones rarely, within fetch.min/max_interval_minutes). The day after
+    a window of the cadence ends (its last day's news in) and no issue covers
+    it, the next issue is drafted and [run] editors are emailed a link to it;
+    they are also told when a source is paused. Stops cleanly on SIGTERM or Ctrl-C (exit 0).
     See docs/OPERATIONS.md for systemd and cron.
     """
     path, profile = obj.open()

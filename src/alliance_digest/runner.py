@@ -1,4 +1,4 @@
-"""`digest run`: read sources on their schedule, draft on the cadence day, tell the editors.
+"""`digest run`: read sources on their schedule, draft when a window ends, tell the editors.
 
 One cycle: seed the registry from the profile, check the sources that are
 due (adaptive schedule, see :mod:`alliance_digest.source_check`), email the
@@ -44,19 +44,22 @@ def window_due(profile: Profile, today: date):
     """The window to draft today, or None.
 
     Windows end every ``cadence_days``: counted from the latest issue's
-    window end, else from ``[run] first_window_end``, else today. The due
-    window is the latest one ending today or earlier; it is drafted unless
-    an issue already ends on or after that day.
+    window end, else from ``[run] first_window_end``, else yesterday. The
+    due window is the latest one that has *ended*, its last day over (a
+    window ending today would miss today's later news, which the next
+    window no longer covers); it is drafted unless an issue already ends on
+    or after that day.
     """
     from alliance_digest.db.models import Issue
     from alliance_digest.pipeline.compose import Window
 
     cadence = profile.cadence_days
+    ended = today - timedelta(days=1)  # the last whole day
     last = Issue.objects.order_by("-window_end").first()
-    anchor = last.window_end if last else (profile.run.first_window_end or today)
-    if anchor > today:
+    anchor = last.window_end if last else (profile.run.first_window_end or ended)
+    if anchor > ended:
         return None
-    end = anchor + timedelta(days=((today - anchor).days // cadence) * cadence)
+    end = anchor + timedelta(days=((ended - anchor).days // cadence) * cadence)
     if last is not None and last.window_end >= end:
         return None
     return Window.ending(end, cadence)
@@ -147,9 +150,18 @@ def _tell_editors(profile: Profile, report: CycleReport, subject: str, body: str
 
 def cycle(profile: Profile, today: date | None = None, stop: threading.Event | None = None) -> CycleReport:
     """One pass: seed, check due sources, report pauses, draft when due."""
-    from alliance_digest import source_check, sources
+    from alliance_digest import services
 
     report = CycleReport()
+    with services.rules_if_model_unreadable():
+        _cycle(profile, report, today, stop)
+    return report
+
+
+def _cycle(profile: Profile, report: CycleReport, today: date | None, stop: threading.Event | None) -> None:
+    from alliance_digest import source_check, sources
+
+    _check_model(profile, report)
     added = sources.seed_from_profile(profile)
     if added:
         log(f"added {len(added)} source(s) from digest.toml")
@@ -159,16 +171,57 @@ def cycle(profile: Profile, today: date | None = None, stop: threading.Event | N
         log(f"source {outcome.line()}")
     if check.outcomes:
         log(check.summary())
-    if check.paused:
-        body = "These sources were paused and are no longer read:\n\n" + "\n".join(
-            f"  - {o.name} <{o.url}>: {o.error}" for o in check.paused) + (
-            "\n\nResume one with `digest sources resume URL` once it works again.\n")
-        _tell_editors(profile, report, subject=f"{profile.title}: {len(check.paused)} source(s) paused", body=body)
+    notify_pauses(profile, report)
     if stop is not None and stop.is_set():
-        return report
+        return
     draft_if_due(profile, today or date.today(), report)
     notify_drafts(profile, report)
-    return report
+
+
+def notify_pauses(profile: Profile, report: CycleReport) -> None:
+    """Tell the editors about every paused source they have not been told about.
+
+    Whoever paused it (this cycle, `digest sources check`, `digest ingest`),
+    and retried on the next cycle when the mail could not go out.
+    """
+    from django.utils import timezone
+
+    from alliance_digest.db.models import Source
+
+    if not profile.run.editors:
+        return
+    untold = list(Source.objects.filter(paused_at__isnull=False, editors_told_at__isnull=True).order_by("name"))
+    if not untold:
+        return
+    body = "These sources were paused and are no longer read:\n\n" + "\n".join(
+        f"  - {s.name} <{s.url}>: {s.paused_reason}" for s in untold) + (
+        "\n\nResume one with `digest sources resume URL` once it works again.\n")
+    if _tell_editors(profile, report, subject=f"{profile.title}: {len(untold)} source(s) paused", body=body):
+        Source.objects.filter(pk__in=[s.pk for s in untold]).update(editors_told_at=timezone.now())
+
+
+_MODEL_REPORTED: set[str] = set()  # damaged model files the editors were told about (once per process)
+
+
+def _check_model(profile: Profile, report: CycleReport) -> None:
+    """A damaged learned model: say so (log, and the editors once); the cycle goes on with the rules."""
+    from alliance_digest import services
+    from alliance_digest.pipeline.learned import ModelUnreadable, RelevanceModel
+
+    path = services.model_path(profile)
+    if not path.is_file():
+        return
+    try:
+        RelevanceModel.load(path)
+    except ModelUnreadable as exc:
+        message = f"{exc}; until then sources are read and drafts made with the rules alone"
+        log(message)
+        report.errors.append(message)
+        key = services.topic_version(profile)
+        if key not in _MODEL_REPORTED and _tell_editors(
+                profile, report, subject=f"{profile.title}: the learned relevance model cannot be read",
+                body=message + "\n\n-- digest run\n"):
+            _MODEL_REPORTED.add(key)
 
 
 def run(profile: Profile, interval: float = 60.0, once: bool = False, today: date | None = None,

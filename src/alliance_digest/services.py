@@ -6,6 +6,8 @@ inputs, store articles once, draft an issue, export an issue.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from alliance_digest.db.models import Article, Issue, Story, StoryArticle
@@ -67,15 +69,40 @@ def topic_version(profile: Profile) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+_RULES_IF_MODEL_UNREADABLE: contextvars.ContextVar[bool] = contextvars.ContextVar("rules_if_unreadable",
+                                                                                   default=False)
+
+
+@contextlib.contextmanager
+def rules_if_model_unreadable():
+    """Within this, a damaged learned model means scoring with the rules alone, not an error.
+
+    For ``digest run``, which nobody watches: sources are still read and the
+    draft still made (their scores carry the damaged file's version, so they
+    are scored again once the model is learned anew); the runner tells the
+    editors. Commands run by hand keep failing with the one-line reason.
+    """
+    token = _RULES_IF_MODEL_UNREADABLE.set(True)
+    try:
+        yield
+    finally:
+        _RULES_IF_MODEL_UNREADABLE.reset(token)
+
+
 def make_scorer(profile: Profile):
     """The profile's rule scorer, combined with the learned model when there is one."""
     rules = RelevanceScorer(profile.topic)
     path = model_path(profile)
     if not path.is_file():
         return rules
-    from alliance_digest.pipeline.learned import LearnedScorer, RelevanceModel
+    from alliance_digest.pipeline.learned import LearnedScorer, ModelUnreadable, RelevanceModel
 
-    return LearnedScorer(rules, RelevanceModel.load(path))
+    try:
+        return LearnedScorer(rules, RelevanceModel.load(path))
+    except ModelUnreadable:
+        if _RULES_IF_MODEL_UNREADABLE.get():
+            return rules
+        raise
 
 
 def _guid_key(guid: str | None) -> str | None:
@@ -319,26 +346,36 @@ def draft_issue(profile: Profile, window: Window, replace: bool = False,
         except EditError as exc:
             raise ServiceError(str(exc)) from None
         return Issue.objects.get(pk=existing.pk), composition
-    with transaction.atomic():
-        volume, number = next_number(profile)
-        image = lead_image(composition.selected)
-        issue = Issue.objects.create(
-            volume=volume, number=number, title=profile.title, date=window.end,
-            window_start=window.start, window_end=window.end, notice=composition.notice(),
-            image_url=(image.image if image else "") or "", image_alt=(image.image_alt if image else "") or "",
-            image_credit=image.source if image else "", image_credit_url=image.url if image else "",
-        )
-        links = []
-        for selected, stories in ((True, composition.selected), (False, composition.candidates)):
-            for position, draft in enumerate(stories, start=1):
-                story = Story.objects.create(
-                    issue=issue, selected=selected, position=position, headline=draft.headline,
-                    summary_markdown=draft.summary_markdown, score=draft.score, reasons=draft.reasons,
-                    terms=draft.terms_weights)
-                links += [StoryArticle(story=story, article_id=a.id, position=k)
-                          for k, a in enumerate(draft.articles, start=1)]
-        StoryArticle.objects.bulk_create(links, batch_size=BATCH)
-    return issue, composition
+    try:
+        with transaction.atomic():
+            return _create_issue(profile, window, composition), composition
+    except IntegrityError:  # another process drafted the same window (or took the number) meanwhile
+        other = Issue.objects.filter(window_start=window.start, window_end=window.end).first()
+        raise ServiceError(f"issue {other.key if other else '?'} for {window.start}..{window.end} was drafted by "
+                           "another process at the same moment; nothing more was drafted") from None
+
+
+def _create_issue(profile: Profile, window: Window, composition: Composition) -> Issue:
+    """The new issue and its stories (inside the caller's transaction)."""
+    volume, number = next_number(profile)
+    image = lead_image(composition.selected)
+    issue = Issue.objects.create(
+        volume=volume, number=number, title=profile.title, date=window.end,
+        window_start=window.start, window_end=window.end, notice=composition.notice(),
+        image_url=(image.image if image else "") or "", image_alt=(image.image_alt if image else "") or "",
+        image_credit=image.source if image else "", image_credit_url=image.url if image else "",
+    )
+    links = []
+    for selected, stories in ((True, composition.selected), (False, composition.candidates)):
+        for position, draft in enumerate(stories, start=1):
+            story = Story.objects.create(
+                issue=issue, selected=selected, position=position, headline=draft.headline,
+                summary_markdown=draft.summary_markdown, score=draft.score, reasons=draft.reasons,
+                terms=draft.terms_weights)
+            links += [StoryArticle(story=story, article_id=a.id, position=k)
+                      for k, a in enumerate(draft.articles, start=1)]
+    StoryArticle.objects.bulk_create(links, batch_size=BATCH)
+    return issue
 
 
 # ----------------------------------------------------------------- export ---

@@ -197,9 +197,12 @@ def resume(source: Source) -> None:
     """Unpause, clear the failure count and make it due at once."""
     source.paused_at = None
     source.paused_reason = ""
+    source.editors_told_at = None
     source.consecutive_failures = 0
     source.next_check_at = None
-    source.save(update_fields=["paused_at", "paused_reason", "consecutive_failures", "next_check_at", "updated_at"])
+    source.interval_minutes = Source._meta.get_field("interval_minutes").default  # not the failures' back-off
+    source.save(update_fields=["paused_at", "paused_reason", "editors_told_at", "consecutive_failures",
+                               "next_check_at", "interval_minutes", "updated_at"])
 
 
 # ------------------------------------------------------------------- OPML ---

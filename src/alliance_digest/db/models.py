@@ -71,7 +71,10 @@ class Issue(models.Model):
 
     class Meta:
         ordering = ["-volume", "-number"]
-        constraints = [models.UniqueConstraint(fields=["volume", "number"], name="unique_issue_number")]
+        constraints = [models.UniqueConstraint(fields=["volume", "number"], name="unique_issue_number"),
+                       # one issue per window: two drafters at once (the runner and a hand-run `digest
+                       # draft`) cannot make two issues of the same fortnight
+                       models.UniqueConstraint(fields=["window_start", "window_end"], name="unique_issue_window")]
 
     @property
     def key(self) -> str:
@@ -298,6 +301,7 @@ class Source(models.Model):
     last_error = models.TextField(blank=True, default="", help_text="Plain words; empty after a success")
     last_error_code = models.CharField(max_length=40, blank=True, default="")
     paused_at = models.DateTimeField(null=True, blank=True)
+    editors_told_at = models.DateTimeField(null=True, blank=True, help_text="when `digest run` emailed the pause")
     paused_reason = models.TextField(blank=True, default="")
     # schedule (adaptive: busy feeds more often, quiet ones less, within bounds)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)

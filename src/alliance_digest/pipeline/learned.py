@@ -237,7 +237,7 @@ class RelevanceModel:
         path = Path(path)
         try:
             return cls.from_dict(json.loads(path.read_text("utf-8")))
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             error = ModelUnreadable(f"the learned model {path} cannot be read ({reason}): run `digest learn` "
                                     "again, or `digest learn --forget` to score with the rules alone")
