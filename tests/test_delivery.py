@@ -293,3 +293,24 @@ def test_wrong_credentials_pause_the_send_with_one_clear_line(demo_home, cli, mo
     from alliance_digest.db.models import Delivery
 
     assert list(Delivery.objects.values_list("status", flat=True)) == ["queued"]  # nothing lost or sent
+
+
+def test_two_sends_started_at_the_same_moment_make_one_send(demo_home, cli):
+    """Both passed the "already running" check; the one that marks the issue first sends, the other says so."""
+    import os
+    import socket
+
+    from alliance_digest import delivery, services
+    from alliance_digest.db.models import Issue
+    from alliance_digest.profile import load_profile
+
+    with SmtpSink() as sink:
+        configure(demo_home, sink.port)
+        subscribe(active=["ann@example.com"])
+        cli(demo_home, "approve", "1.1")
+        stale = services.find_issue("1.1")  # read before the other send marked the issue
+        Issue.objects.filter(pk=stale.pk).update(send_state="sending",
+                                                 send_note=f"pid {os.getpid()} on {socket.gethostname()}")
+        with pytest.raises(delivery.DeliveryError, match="started at the same moment"):
+            delivery.send_issue(load_profile(demo_home / "digest.toml"), stale)
+        assert sink.recorder.received() == {}

@@ -564,6 +564,7 @@ def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
     if issue.send_state == "sending" and _alive(issue.send_note):
         raise DeliveryError(f"a send of issue {issue.key} is already running ({issue.send_note}); "
                             f"stop it first (Ctrl-C) or wait for it")
+    seen_state, seen_note = issue.send_state, issue.send_note  # for the compare-and-set below
     report = SendReport()
     prepare_ledger(issue)
     report.already_sent = Delivery.objects.filter(issue=issue, status=Delivery.Status.SENT).count()
@@ -594,8 +595,16 @@ def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
              "connections": max(1, settings.concurrency), "busy_tries": 0, "last_temporary": ""}
     stop = stop or threading.Event()
     say = notice or (lambda line: None)
-    issue.send_state, issue.send_note = "sending", f"pid {os.getpid()} on {socket.gethostname()}"
-    issue.save(update_fields=["send_state", "send_note", "updated_at"])
+    mine = f"pid {os.getpid()} on {socket.gethostname()}"
+    # two sends started at the same moment both passed the check above: the one that marks the issue
+    # first sends, the other stops here (the ledger would keep them from doubling up, but one report
+    # of the whole send is what an operator can trust)
+    if not Issue.objects.filter(pk=issue.pk, send_state=seen_state, send_note=seen_note).update(
+            send_state="sending", send_note=mine, updated_at=timezone.now()):
+        issue.refresh_from_db()
+        raise DeliveryError(f"a send of issue {issue.key} started at the same moment ({issue.send_note}); "
+                            "it is sending to everyone, this one stopped")
+    issue.send_state, issue.send_note = "sending", mine
 
     def claim() -> tuple | None:
         """The next queued row, marked ``sending``: (delivery id, attempts, subscriber fields)."""
