@@ -247,7 +247,8 @@ def test_after_learning_stored_articles_are_rescored_with_the_model(home, cli, t
     assert all("model" not in a.relevance_explanation for a in Article.objects.all())
 
     assert cli(home, "learn", _labels(tmp_path)).exit_code == 0
-    assert services.refresh_relevance(profile, window) == len(ARTICLES)
+    listed = cli(home, "articles", "--explain")  # what was learned shows at once, not at the next draft
+    assert f"{len(ARTICLES)} article(s) scored again" in listed.stderr and "model:" in listed.output
     assert services.refresh_relevance(profile, window) == 0
     stored = {a.url: a for a in Article.objects.all()}
     for article in stored.values():

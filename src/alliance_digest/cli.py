@@ -272,14 +272,24 @@ def render(obj: Context, issue: str, fmt: str, include_all: bool, no_images: boo
 @click.option("--explain", is_flag=True, help="Show why each article scored as it did.")
 @click.pass_obj
 def articles(obj: Context, start, end, min_score: float, search: str | None, limit: int, explain: bool) -> None:
-    """List stored articles, most relevant first, with their topic scores."""
+    """List stored articles, most relevant first, with their topic scores.
+
+    Scores made under an older profile or model (after `digest learn`, or an
+    edit of [topic]) are brought up to date first, so the list shows what
+    the next draft would use.
+    """
     if min_score != min_score:  # NaN passes any range check
         raise click.BadParameter("--min-score must be a number between 0 and 1")
     if start and end and start > end:
         raise click.BadParameter(f"--start {start} is after --end {end}")
-    obj.open()
+    _, profile = obj.open()
+    from alliance_digest import services
     from alliance_digest.db.models import Article
     from alliance_digest.pipeline.compose import Window
+
+    rescored = services.refresh_relevance(profile, Window(start or date(1900, 1, 1), end or date(2200, 12, 31)))
+    if rescored:
+        click.echo(f"{rescored} article(s) scored again under the current topic profile and learned model", err=True)
 
     rows = Article.objects.filter(relevance__gte=min_score)
     if start:
