@@ -10,7 +10,7 @@ import html
 import re
 from html.parser import HTMLParser
 import xml.etree.ElementTree as ET
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,8 +62,10 @@ def extra_issue(number: int, headline: str):
     """Another issue with one selected story, as a draft."""
     from alliance_digest.db.models import Issue, Story
 
-    made = Issue.objects.create(volume=1, number=number, title="US-Japan Alliance Digest", date=date(2026, 11, 22),
-                                window_start=date(2026, 11, 9), window_end=date(2026, 11, 22))
+    start = date(2026, 11, 9) + timedelta(days=14 * (number - 2))  # one issue per window
+    made = Issue.objects.create(volume=1, number=number, title="US-Japan Alliance Digest",
+                                date=start + timedelta(days=13), window_start=start,
+                                window_end=start + timedelta(days=13))
     Story.objects.create(issue=made, selected=True, position=0, headline=headline,
                          summary_markdown="A [source](https://news.example/x) said **so**.")
     return made
