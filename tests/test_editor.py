@@ -370,8 +370,8 @@ def test_two_editors_saving_one_story_never_undo_each_other(client, editor):
     story.refresh_from_db()
     assert story.headline == "B's better headline" and story.summary_markdown == original  # B's change stands
     assert "A&#x27;s added sentence." in page or "A's added sentence." in page  # A's text is still in the form
-    # A saves again from the page as it is now: accepted
-    fresh = _form_base(client.get(ISSUE).content.decode(), story.pk)
+    # A saves again from the page the refusal showed (A's text, the story as it is now): accepted
+    fresh = _form_base(page, story.pk)
     client.post(url("edit", story.pk), {f"s{story.pk}-headline": "B's better headline",
                                         f"s{story.pk}-summary_markdown": mine, f"s{story.pk}-base": fresh})
     story.refresh_from_db()
@@ -391,7 +391,15 @@ def test_a_refused_save_or_an_expired_session_keeps_what_was_typed(client, demo)
     written = client.post(f"{ISSUE}add/write/", {"new-headline": "", "new-summary_markdown": typed}, follow=True)
     assert typed in written.content.decode().replace("&quot;", '"')
     # signed out (session expired) while editing: nothing changes, signing in leads back with the text kept
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    stranger = Client()  # no session at all: nothing is kept for it (no session row made by anonymous posts)
+    sessions = Session.objects.count()
+    stranger.post(url("edit", story.pk), {f"s{story.pk}-headline": "x" * 5000, f"s{story.pk}-summary_markdown": typed})
+    assert Session.objects.count() == sessions
     anonymous = Client()
+    anonymous.cookies[settings.SESSION_COOKIE_NAME] = "an-expired-session-key"
     response = anonymous.post(url("edit", story.pk), {f"s{story.pk}-headline": "Kept headline",
                                                       f"s{story.pk}-summary_markdown": typed})
     assert response.status_code == 302 and "next=/editor/issues/1-1/" in response["Location"].replace("%2F", "/")

@@ -222,6 +222,9 @@ def test_add_a_story_from_loopback_urls_only_when_the_profile_allows_it(client, 
     assert "Not added" in nothing.content.decode()
     words = messages_of(client.post(url("add/urls"), {"urls": "not a url"}, follow=True))
     assert sum("not a url" in line for line in words) == 1, words  # one entry refused once, not three words
+    from alliance_digest.editor.drafting import split_urls
+
+    assert split_urls(f"- {urls[0]}\n1. {urls[1]}\nSee: <{missing}>,") == [urls[0], urls[1], missing]  # a list
 
 
 def test_a_redirect_to_a_private_address_is_refused(client, demo, monkeypatch):

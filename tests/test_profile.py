@@ -25,6 +25,7 @@ def _load(home, edit):
     (lambda t: "", "[digest] title is missing: is the file complete?"),
     (lambda t: t.replace('subject = "{title}', 'subject = "{nope} {title}'), "digest.subject"),
     (lambda t: t.replace("threshold = 0.35", "threshold = 2"), "topic.threshold must be between 0 and 1"),
+    (lambda t: t.replace('subject = "{title}', 'subject = "{title.nope} {title}'), "digest.subject"),
     (lambda t: t.replace('name = "Japan"\nrequired = true\npatterns = [', 'name = "Japan"\nrequired = true\npatterns = [" ", '),
      "has an empty pattern: it would match every article"),
 ])

@@ -164,3 +164,13 @@ def test_direction_changing_characters_never_reach_a_stored_title():
     rows = [{"url": "https://n.example/1", "title": "Allies\u202e agree\u200b", "summary": "<p>Text\u2066 here</p>"}]
     record = parse_jsonl(json.dumps(rows[0]).encode(), "items.jsonl").articles[0]
     assert (record.title, record.summary) == ("Allies agree", "Text here")
+
+
+def test_links_inside_the_teaser_are_text_not_furniture():
+    from alliance_digest.pipeline.text import description_text
+
+    assert description_text('<p>Japan will send <a href="/x">more than 200 troops</a> to the drills.</p>') == \
+        "Japan will send more than 200 troops to the drills."
+    assert description_text('<p>The <a href="/x">full story behind the deal</a> emerged.</p>') == \
+        "The full story behind the deal emerged."
+    assert description_text('<p>Talks stalled. <a href="/x">Read more »</a></p>') == "Talks stalled."

@@ -575,3 +575,12 @@ def test_an_unclosed_quote_is_reported_not_a_row_silently_swallowed(home, profil
     from alliance_digest.db.models import Subscriber
 
     assert list(Subscriber.objects.values_list("email_normalized", flat=True)) == ["good1@example.com"]
+
+
+def test_an_address_stored_under_older_rules_can_still_be_found_and_removed(home, profile, cli):
+    from alliance_digest.db.models import Subscriber
+
+    Subscriber.objects.create(email="ann@localhost", email_normalized="ann@localhost", status="active")
+    result = cli(home, "subscribers", "remove", "ann@localhost")
+    assert result.exit_code == 0, result.output
+    assert not Subscriber.objects.filter(email_normalized="ann@localhost").exists()

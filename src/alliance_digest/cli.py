@@ -287,7 +287,13 @@ def articles(obj: Context, start, end, min_score: float, search: str | None, lim
     from alliance_digest.db.models import Article
     from alliance_digest.pipeline.compose import Window
 
-    rescored = services.refresh_relevance(profile, Window(start or date(1900, 1, 1), end or date(2200, 12, 31)))
+    from alliance_digest.pipeline.learned import ModelUnreadable
+
+    try:
+        rescored = services.refresh_relevance(profile, Window(start or date(1900, 1, 1), end or date(2200, 12, 31)))
+    except ModelUnreadable as exc:
+        rescored = 0
+        click.echo(f"warning: {exc}; the scores below are as stored", err=True)
     if rescored:
         click.echo(f"{rescored} article(s) scored again under the current topic profile and learned model", err=True)
 

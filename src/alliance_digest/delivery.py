@@ -277,6 +277,9 @@ _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
 _NOT_RECIPIENT = re.compile(
     r"relay|authenticat|\bauth\b|sender|policy|spam|block|blacklist|denylist|reputation|rate.?limit|"
     r"too many|message (is )?(rejected|refused|content)|content rejected|\bdmarc\b|\bspf\b|\bdkim\b", re.I)
+# replies that name the recipient as what is refused, and replies about relaying (which hit everyone)
+_ABOUT_RECIPIENT = re.compile(r"recipient|<[^<>@\s]+@[^<>\s]+>|\baddress (is )?(rejected|blacklisted|blocked)", re.I)
+_RELAY = re.compile(r"relay|authenticat|\bauth\b|sender", re.I)
 # replies that clearly say the mailbox does not exist (when there is no enhanced code to say so)
 _NO_MAILBOX = re.compile(
     r"user unknown|unknown (user|recipient|mailbox)|no such (user|mailbox|recipient|address|account)|"
@@ -312,7 +315,13 @@ def _classify(code: int, text: bytes | str, stage: str = "rcpt") -> Exception:
             return PermanentFailure(reply, unknown_user=True)
         if subject == 2 or (subject == 4 and stage == "rcpt"):
             return PermanentFailure(reply)
+        if stage == "rcpt" and _ABOUT_RECIPIENT.search(text) and not _RELAY.search(text):
+            # "Recipient address rejected: Access denied": this one recipient's server or policy;
+            # failed for this row (many in a row still put back and pause, see the streak)
+            return PermanentFailure(reply, uncertain=True)
         return ServerRefused(reply)
+    if stage == "rcpt" and _ABOUT_RECIPIENT.search(text) and not _RELAY.search(text):
+        return PermanentFailure(reply, uncertain=True)
     if _NOT_RECIPIENT.search(text):
         return ServerRefused(reply)
     if code in (550, 551, 553) and _NO_MAILBOX.search(text):

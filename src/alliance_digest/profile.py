@@ -394,7 +394,7 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
     subject = str(digest.get("subject", "{title} Vol {volume}.{number} — {date}"))
     try:
         subject.format(**SUBJECT_FIELDS)
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         raise ProfileError(f"{origin}: digest.subject {subject!r} is invalid ({exc.__class__.__name__}: {exc}); "
                            f"it may use {', '.join('{' + k + '}' for k in SUBJECT_FIELDS)}") from None
     return Profile(

@@ -188,9 +188,11 @@ def remove(profile: Profile, source: Source) -> None:
 
 
 def pause(source: Source, reason: str = "paused by an editor") -> None:
+    """Paused by hand: whoever did it knows, so `digest run` does not email the editors about it."""
     source.paused_at = now()
     source.paused_reason = reason
-    source.save(update_fields=["paused_at", "paused_reason", "updated_at"])
+    source.editors_told_at = source.paused_at
+    source.save(update_fields=["paused_at", "paused_reason", "editors_told_at", "updated_at"])
 
 
 def resume(source: Source) -> None:

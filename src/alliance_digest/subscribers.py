@@ -152,8 +152,15 @@ def _model():
 
 
 def find(email: str):
-    """The subscriber with this address (any case), or None; :class:`InvalidAddress` for a bad one."""
-    return _model().objects.filter(email_normalized=normalise(email)).first()
+    """The subscriber with this address (any case), or None; :class:`InvalidAddress` for a bad one.
+
+    Looked up leniently: an address stored before today's rules (``ann@localhost``) can still be
+    found, and so removed; only new addresses must pass :func:`normalise`.
+    """
+    if not isinstance(email, str) or not email.strip():
+        raise InvalidAddress("no email address given")
+    found = _model().objects.filter(email_normalized__in=address_forms(email)).first()
+    return found if found is not None else _model().objects.filter(email_normalized=normalise(email)).first()
 
 
 # ---- confirmation email -------------------------------------------------------------------------

@@ -125,9 +125,12 @@ def split_urls(text: str) -> list[str]:
     """The distinct URLs of a paste (one per line or separated by spaces), in order."""
     seen: dict[str, None] = {}
     for line in (text or "").splitlines():
-        parts = [part.strip().strip("<>,;\"'") for part in line.split()]
+        parts = [part.strip().strip("<>,;\"'()[]") for part in line.split()]
         parts = [part for part in parts if part]
-        if len(parts) > 1 and not all("://" in part or part.startswith("www.") for part in parts):
+        addresses = [part for part in parts if "://" in part or part.startswith("www.")]
+        if addresses:  # "- https://...", "1. https://...", "See: https://...": the addresses in it
+            parts = addresses
+        elif len(parts) > 1:
             parts = [" ".join(line.split())]  # a line of words is one bad entry, refused once
         for part in parts:
             seen.setdefault(part, None)

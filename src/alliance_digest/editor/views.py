@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
@@ -87,12 +88,23 @@ def _issue(volume: int, number: int) -> Issue:
 
 
 KEPT_INPUT = "editor_kept_input"
-KEPT_FIELDS = ("-headline", "-summary_markdown", "-base", "urls", "intro")
+KEPT_FIELDS = ("-headline", "-summary_markdown", "-base", "urls", "intro", "date", "volume", "number")
+KEPT_MAX_CHARS = 60_000  # what one form can hold; a POST can be far larger, a session need not be
 
 
 def _keep_input(request, signed_out: bool = False) -> None:
-    """Keep what an editor typed into a form whose save was refused, for the page they return to."""
-    fields = {name: value[:20000] for name, value in request.POST.items() if name.endswith(KEPT_FIELDS)}
+    """Keep what an editor typed into a form whose save was refused, for the page they return to.
+
+    Signed out, it is kept only in a session the browser already had (an
+    expired sign-in), never in a new one an anonymous POST would make.
+    """
+    if signed_out and not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+        return
+    fields, size = {}, 0
+    for name, value in request.POST.items():
+        if name.endswith(KEPT_FIELDS) and size + len(value) <= KEPT_MAX_CHARS:
+            fields[name] = value
+            size += len(value)
     if fields:
         request.session[KEPT_INPUT] = {"fields": fields, "signed_out": signed_out}
 
@@ -253,6 +265,8 @@ def _story_view(story, editable: bool, kept: dict | None = None) -> dict:
         prefix = f"s{story.pk}"
         mine = {name: value for name, value in (kept or {}).items() if name.startswith(prefix + "-")}
         if mine:  # the editor's refused text, as typed, with what was wrong
+            # the page shows the story as it is now: saving from here builds on that
+            mine[prefix + "-base"] = actions.text_version(story.headline, story.summary_markdown)
             view["form"], view["open"] = StoryForm(mine, prefix=prefix), True
             view["form"].is_valid()
         else:
@@ -326,8 +340,10 @@ def _edit_forms(issue: Issue, stories, kept: dict | None = None) -> dict:
         "images": images, "image_current_src": safe_url(issue.image_url) if issue.image_url else "",
         "credit_form": CreditForm(initial={"image_alt": issue.image_alt, "image_credit": issue.image_credit,
                                            "image_credit_url": issue.image_credit_url}),
-        "fields_form": IssueFieldsForm(initial={"date": issue.date, "volume": issue.volume,
-                                                "number": issue.number, "intro": issue.intro}),
+        "fields_form": (IssueFieldsForm({name: kept[name] for name in ("date", "volume", "number", "intro")
+                                         if name in kept}) if kept and "intro" in kept else
+                        IssueFieldsForm(initial={"date": issue.date, "volume": issue.volume,
+                                                 "number": issue.number, "intro": issue.intro})),
         "paste_form": PasteUrlsForm({"urls": kept["urls"]}) if kept and "urls" in kept else PasteUrlsForm(),
         "write_form": _kept_form(WriteStoryForm, "new", kept),
         "write_open": any(name.startswith("new-") for name in kept or {}),
@@ -580,6 +596,7 @@ def fields(request, volume: int, number: int):
                                     request.user)
     except actions.EditError as exc:
         messages.error(request, str(exc))
+        _keep_input(request)
     else:
         messages.success(request, "Issue details saved.")
     return _back(issue, "fields")  # the issue's address follows its (possibly new) number

@@ -42,7 +42,6 @@ _TITLE_PREFIX = re.compile(r"^(opinion|analysis|exclusive|explainer|watch|live|u
                            r"commentary|review|podcast|video)\s*[|:\-–—]\s*", re.I)
 _SUBORDINATE = ("which", "who", "whom", "whose", "where", "when", "while", "although", "though", "as", "after")
 HEADLINE_HARD_MAX = 16
-_SECOND_SENTENCE = re.compile(r"(?<=[a-z0-9])[.!?]\s+(?=[A-Z])")
 _TRAILING_ATTRIBUTION = re.compile(r",\s+(?:saying|adding|citing|according to|as|while|which)\s")
 _CUT_BEFORE = {"after", "amid", "as", "over", "with", "for", "in", "on", "despite", "following", "ahead",
                "while", "before", "to", "at", "by", "from"}  # beyond this a headline is cut at a natural break
@@ -190,8 +189,8 @@ def _shorten(title: str) -> str:
     a lead sentence for a title) ends where the news does.
     """
     if len(words(title)) > HEADLINE_MAX_WORDS:
-        for pattern in (_SECOND_SENTENCE, _TRAILING_ATTRIBUTION):
-            head = pattern.split(title, maxsplit=1)[0].strip()
+        first = split_sentences(title)[0] if split_sentences(title) else title  # knows "Gen.", "Mr.", "St."
+        for head in (first.rstrip(".!? "), _TRAILING_ATTRIBUTION.split(title, maxsplit=1)[0].strip()):
             if head != title and 4 <= len(words(head)) <= HEADLINE_MAX_WORDS:
                 return head
     if len(words(title)) <= HEADLINE_HARD_MAX:

@@ -54,7 +54,7 @@ def html_to_text(fragment: str) -> str:
         return squash(_html.unescape(re.sub(r"<[^>]+>", " ", fragment)))
 
 
-_READ_ON = re.compile(r"^\s*(continue reading|read more|read the full (story|article)|full story|more)\b.{0,20}$", re.I)
+_READ_ON = re.compile(r"^\s*(continue reading|read more|read the full (story|article)|full story|more)\W{0,4}$", re.I)
 _WORDPRESS_FOOTER = re.compile(r"^\s*the post .+ appeared first on .+$", re.I | re.S)
 SECTION_LABEL_MAX_WORDS = 3
 
@@ -79,7 +79,7 @@ def description_text(fragment: str) -> str:
             block.drop_tree()
     for link in root.xpath("//a"):
         label = squash(link.text_content())
-        if _READ_ON.match(label) or (_is_last(link) and _own_line(link) and _is_label(label)):
+        if _is_last(link) and (_READ_ON.match(label) or (_own_line(link) and _is_label(label))):
             link.drop_tree()
     return html_to_text(etree.tostring(root, encoding="unicode"))
 

@@ -135,6 +135,9 @@ _WIDE_OR_RUN = re.compile(r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaf
                           r"|[^\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]+")
 
 
+_NO_LINE_START = set("、。，．・：；？！）」』】〕〉》ー")  # Japanese closing marks stay with what they close
+
+
 def text_wrap(text: str, width: int = TEXT_WIDTH) -> str:
     """Plain text wrapped at ``width`` display columns, paragraph breaks kept.
 
@@ -154,7 +157,7 @@ def text_wrap(text: str, width: int = TEXT_WIDTH) -> str:
         for piece, spaced in pieces:
             size = sum(_columns(c) for c in piece)
             gap = 1 if spaced and line else 0
-            if line and used + gap + size > width:
+            if line and used + gap + size > width and piece not in _NO_LINE_START:
                 lines.append(line)
                 line, used, gap = "", 0, 0
             line += (" " if gap else "") + piece

@@ -16,6 +16,12 @@ def no_window_twice(apps, schema_editor):
                            "keep one (delete the other in `digest manage shell` or the admin) and run again")
 
 
+def told_before(apps, schema_editor):
+    """Sources paused before this version were announced the old way (or paused by hand): not again."""
+    Source = apps.get_model("digest", "Source")
+    Source.objects.filter(paused_at__isnull=False).update(editors_told_at=models.F("paused_at"))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -28,6 +34,7 @@ class Migration(migrations.Migration):
             name='editors_told_at',
             field=models.DateTimeField(blank=True, help_text='when `digest run` emailed the pause', null=True),
         ),
+        migrations.RunPython(told_before, migrations.RunPython.noop),
         migrations.RunPython(no_window_twice, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='issue',
