@@ -280,3 +280,11 @@ def test_an_opinion_piece_never_speaks_in_the_digests_voice():
     assert all(s.article is news for s in select_sentences(story))
     only_opinion = StoryDraft([opinion])
     assert select_sentences(only_opinion)  # an opinion alone still gets its paragraph (the editor decides)
+
+
+def test_a_wire_dateline_is_not_part_of_the_drafted_sentence():
+    body = ("WASHINGTON (Meridian Wire) — The United States and Japan agreed on Wednesday to set up an early-warning "
+            "system for chip supply disruptions. Officials met at the State Department.")
+    story = StoryDraft([_article(1, "wire", "US, Japan agree chip early-warning system", body)])
+    first = select_sentences(story)[0].text
+    assert first.startswith("The United States and Japan agreed") and "Meridian Wire" not in first

@@ -270,6 +270,10 @@ def draft_headline(story: StoryDraft, casing: Casing | None = None) -> str:
     return (casing or Casing.of_articles(story.articles)).sentence_case(_shorten(title))
 
 
+_DATELINE = re.compile(r"^[A-Z][A-Z.'’-]+(?: [A-Z][A-Z.'’-]+){0,3}(?:, [A-Z][a-z]{2,8}\.? \d{1,2})?"
+                       r"(?: \([^()]{2,40}\))? ?[—–-]{1,2} (?=[A-Z\"“‘])")
+
+
 def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
     out: list[Sentence] = []
     seen: set[str] = set()
@@ -279,6 +283,8 @@ def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
             continue  # an opinion's sentences are its author's view, not the digest's facts
         body = article.text or article.summary
         for pos, sent in enumerate(split_sentences(body)):
+            if pos == 0:  # "WASHINGTON (Meridian Wire) — The United States...": the dateline is not news
+                sent = _DATELINE.sub("", sent, count=1)
             n = len(words(sent))
             key = sent.lower()
             if key in seen or not (SENTENCE_MIN_WORDS <= n <= SENTENCE_MAX_WORDS):
