@@ -406,3 +406,15 @@ def test_opml_round_trip_and_bad_input(ws, cli, tmp_path):
     result = cli(fresh, "sources", "import-opml", entity)
     assert result.exit_code != 0 and "external entity" in result.stderr
     assert not Source.objects.filter(url="https://d.example/feed").exists()
+
+
+def test_one_local_file_is_one_source_however_it_is_written(home, cli, tmp_path):
+    feed = tmp_path / "feeds" / "wire.xml"
+    feed.parent.mkdir()
+    feed.write_text("<rss version='2.0'><channel><title>W</title></channel></rss>", "utf-8")
+    assert cli(home, "sources", "add", str(feed)).exit_code == 0
+    for spelling in (f"file://{feed}", str(tmp_path / "feeds" / "." / "wire.xml")):
+        again = cli(home, "sources", "add", spelling)
+        assert again.exit_code != 0 and "is already a source" in again.output, spelling
+    bad_site = cli(home, "sources", "add", str(tmp_path / "feeds"), "--site", "notaurl")
+    assert bad_site.exit_code != 0 and "is not a web address" in bad_site.output

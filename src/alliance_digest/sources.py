@@ -165,12 +165,35 @@ def add(profile: Profile, url: str, name: str = "", kind: str = "feed", authorit
         raise SourceError(f"{url}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not 0 <= authority <= 1:
         raise SourceError(f"{url}: authority must be between 0 and 1, got {authority}")
-    existing = Source.objects.filter(url=url).first()
+    if site and not site.strip().lower().startswith(("http://", "https://")):
+        raise SourceError(f"{url}: site {site!r} is not a web address (https://...)")
+    existing = Source.objects.filter(url=url).first() or _same_file(profile, url)
     if existing is not None:
         raise SourceError(f"{url} is already a source (#{existing.id}, {existing.name})")
     return Source.objects.create(
         name=(name or _name_from_url(url))[:300], url=url, kind=kind, authority=authority, full_text=full_text,
         category=category[:100], site=site, origin=origin)
+
+
+def _file_of(profile: Profile, url: str):
+    if url.lower().startswith(("http://", "https://")):
+        return None
+    path = local_path(url if url.lower().startswith("file://") else profile.resolve(url))
+    try:
+        return path.resolve() if path is not None else None
+    except OSError:
+        return None
+
+
+def _same_file(profile: Profile, url: str) -> Source | None:
+    """A source reading the same local file or directory under another spelling (./a.xml, file:///.../a.xml)."""
+    target = _file_of(profile, url)
+    if target is None:
+        return None
+    for source in Source.objects.exclude(url__istartswith="http"):
+        if _file_of(profile, source.url) == target:
+            return source
+    return None
 
 
 def _name_from_url(url: str) -> str:
