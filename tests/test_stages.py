@@ -288,3 +288,15 @@ def test_a_wire_dateline_is_not_part_of_the_drafted_sentence():
     story = StoryDraft([_article(1, "wire", "US, Japan agree chip early-warning system", body)])
     first = select_sentences(story)[0].text
     assert first.startswith("The United States and Japan agreed") and "Meridian Wire" not in first
+
+
+def test_a_feed_only_paragraph_links_its_quoted_headline_whole_and_bolds_a_whole_clause():
+    lead = _article(1, "ft", "US Steel workers see hope of job security in deal with Japan’s Nippon", "")
+    lead.summary = "Workers in Pennsylvania say the takeover could protect their plants."
+    markdown = draft_summary(StoryDraft([lead]))
+    assert markdown.startswith("**[US Steel workers see hope of job security in deal with Japan’s Nippon](")
+    two = _article(2, "wsj", "Officials from G-7 nations offered few details about their economic summit. U.S. "
+                             "officials have discussed whether allies would work toward a unified tariff policy", "")
+    two.summary = "Finance ministers met in Canada for three days."
+    assert "**[Officials from G-7 nations offered few details about their economic summit](" in \
+        draft_summary(StoryDraft([two]))

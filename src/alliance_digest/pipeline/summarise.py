@@ -420,7 +420,7 @@ def bold_span(sentence: str) -> tuple[int, int]:
     before a list comma) is a poor key fact.
     """
     clauses, start = [], 0
-    for m in _CLAUSE_BREAK.finditer(sentence):
+    for m in _BOLD_BREAK.finditer(sentence):
         clauses.append((start, m.start()))
         start = m.end()
     clauses.append((start, len(sentence.rstrip(".!?\"”’'"))))
@@ -482,12 +482,17 @@ def bold_span(sentence: str) -> tuple[int, int]:
         pick = max(fitting, key=score)[1]
     else:
         spans = _word_spans(sentence)
-        pick = (spans[0][0], spans[min(len(spans), 8) - 1][1])
+        last = min(len(spans), 8) - 1
+        while last > 2 and sentence[spans[last][0]:spans[last][1]].lower().strip(",;:") in _DANGLING:
+            last -= 1  # "... offered few details about" ends on its noun instead
+        pick = (spans[0][0], spans[last][1])
     t = text(pick)
     lead_trim = len(t) - len(t.lstrip())
     return pick[0] + lead_trim, pick[0] + len(t.rstrip(" ,;:"))
 
 
+# clause breaks for the bold span; a two-sentence source headline ("X did Y. Z says W") breaks too
+_BOLD_BREAK = re.compile(r",\s+|;\s+|\s+[—–]\s+|:\s+|(?<=[a-z0-9])\.\s+(?=[A-Z])")
 _BOLD_CUT = re.compile(r"\s(?:that|which|who|to|for|after|as|while|because|so|amid|including|near|on|in|at)\s")
 # a head cut short after these reads as a fragment ("will pay up", "an agreement under", "are")
 _DANGLING = {"a", "an", "the", "of", "by", "with", "under", "from", "and", "or", "but", "to", "in", "on", "at",
@@ -538,7 +543,15 @@ def link_span(sentence: str) -> tuple[int, int]:
     return s, e
 
 
-def render_sentence(sentence: str, url: str | None, bold: bool) -> str:
+def _whole(sentence: str) -> tuple[int, int]:
+    spans = _word_spans(sentence)
+    start, end = spans[0][0], spans[-1][1]
+    while end > start and sentence[end - 1] in ".!?":
+        end -= 1
+    return start, end
+
+
+def render_sentence(sentence: str, url: str | None, bold: bool, headline: bool = False) -> str:
     """Markdown for one sentence: escaped text, one link, optional bold span.
 
     Spans are word-aligned, so a one-word link is wholly inside or outside
@@ -550,7 +563,8 @@ def render_sentence(sentence: str, url: str | None, bold: bool) -> str:
         bs, be = bold_span(sentence)
         marks += [(bs, BOLD_OPEN, "**"), (be, BOLD_CLOSE, "**")]
     if url:
-        ls, le = link_span(sentence)
+        # a source's headline quoted as the lead links as a headline does on any news page: whole
+        ls, le = _whole(sentence) if headline else link_span(sentence)
         if bold and (ls < bs < le or ls < be < le):
             ls, le = bs, be
         marks += [(ls, LINK_OPEN, "["), (le, LINK_CLOSE, f"]({md_url(url)})")]
@@ -570,7 +584,7 @@ def draft_summary(story: StoryDraft) -> str:
     for k, sent in enumerate(chosen):
         url = sent.article.url
         cite = url if (url != previous_url or url not in linked) else None
-        parts.append(render_sentence(sent.text, cite, bold=(k == 0)))
+        parts.append(render_sentence(sent.text, cite, bold=(k == 0), headline=(sent.position == -1)))
         if cite:
             linked.add(url)
         previous_url = url
