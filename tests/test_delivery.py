@@ -61,6 +61,11 @@ def test_send_delivers_each_active_subscriber_once_with_unsubscribe_headers(demo
         refused = cli(demo_home, "send", "1.1")
         assert refused.exit_code == 1 and "not approved" in refused.output and "digest approve 1.1" in refused.output
         assert cli(demo_home, "approve", "1.1").exit_code == 0
+        from alliance_digest.db.models import EditorDecision, IssueEdit
+
+        # approved from the command line as from the web: in the history, and as decisions `digest learn` uses
+        assert EditorDecision.objects.filter(decision="approved").count() == 5
+        assert IssueEdit.objects.filter(action="approve", username="command line").count() == 1
         dry = cli(demo_home, "send", "1.1", "--dry-run")
         assert "2 subscriber(s) would receive issue 1.1" in dry.output and "also publishes it" in dry.output
         assert services.find_issue("1.1").status == "approved"  # a dry run changes nothing

@@ -612,14 +612,21 @@ def subscribers_remove(obj: Context, email: str) -> None:
 @click.argument("issue")
 @click.pass_obj
 def approve(obj: Context, issue: str) -> None:
-    """Approve ISSUE (V.N or latest): freeze its content; only approved issues go to subscribers."""
+    """Approve ISSUE (V.N or latest): freeze its content; only approved issues go to subscribers.
+
+    Recorded as the web editor's Approve is: in the issue's history, and as
+    decisions `digest learn` learns from (the stories that ran are core).
+    """
     _, profile = obj.open()
-    from alliance_digest import delivery, services
+    import types
+
+    from alliance_digest import services
+    from alliance_digest.editor import actions
 
     try:
         found = services.find_issue(issue)
-        delivery.approve(profile, found)
-    except (services.ServiceError, delivery.DeliveryError) as exc:
+        actions.approve(profile, found, types.SimpleNamespace(pk=None, username="command line"))
+    except (services.ServiceError, actions.EditError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"approved issue {found.key}: its content is frozen; send it with `digest send {found.key}`")
 
@@ -749,7 +756,8 @@ def publish(obj: Context, issue: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.pass_obj
 def serve(obj: Context, host: str, port: int) -> None:
-    """Serve the workspace's web pages (subscribe, confirm, unsubscribe, admin) for local use.
+    """Serve the workspace's web pages for local use: the editors' app (/editor/), the public archive
+    and Atom feed, subscribe/confirm/unsubscribe, and the admin.
 
     Development server only; behind a proxy in production run a WSGI server
     on alliance_digest.wsgi with DIGEST_HOME and DIGEST_ALLOWED_HOSTS set.

@@ -56,10 +56,12 @@ class Composition:
     def notice(self) -> str:
         if not self.thin:
             return ""
+        offered = any(s.reasons.get("below_bar") for s in self.candidates)
         return (f"Thin window: only {len(self.selected)} of the {self.wanted} stories this issue needs "
-                f"cleared the relevance bar. The stories nearest below the bar are among the candidates, "
-                f"marked; include those that belong, or add stories by hand, rather than padding with "
-                f"unrelated news.")
+                f"cleared the relevance bar. "
+                + ("The stories nearest below the bar are among the candidates, marked; include those that "
+                   "belong, or add stories by hand, " if offered else "Add stories by hand ")
+                + "rather than padding with unrelated news.")
 
 
 def _inputs(articles: list[StoryArticle]) -> list[GroupInput]:
