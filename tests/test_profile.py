@@ -54,7 +54,7 @@ def test_ordinary_mistakes_on_the_command_line_are_one_line(home, cli, tmp_path)
         (["draft", "--start", "9999-12-01", "--end", "9999-12-31"], "is out of range"),
         (["draft", "--start", "2026-02-01", "--end", "2026-02-14", "--replace"], "nothing to redraft"),
     ]
-    assert cli(home, "draft", "--start", "2026-01-01", "--end", "2026-01-14").exit_code == 0
+    assert cli(home, "draft", "--start", "2026-01-01", "--end", "2026-01-14", "--allow-empty").exit_code == 0
     for args, message in cases:
         result = cli(home, *args)
         assert result.exit_code != 0 and message in result.output, (args, result.output)
@@ -70,3 +70,19 @@ def test_the_documented_database_setting_is_accepted(home):
     assert _load(home, lambda t: t + '\n[database]\nurl = "postgres://digest@localhost/digest"\n') is None
     error = _load(home, lambda t: t.replace("url = \"postgres://", "ulr = \"postgres://"))
     assert error and "unknown setting 'ulr' in [database] (did you mean 'url'?)" in error
+
+
+def test_drafting_a_window_without_any_article_makes_no_empty_issue(home, cli, tmp_path):
+    import json as _json
+
+    row = {"url": "https://n.example/1", "title": "Japan and US hold talks", "published": "2026-11-03T09:00:00Z"}
+    (tmp_path / "a.jsonl").write_text(_json.dumps(row) + "\n", "utf-8")
+    assert cli(home, "ingest", tmp_path / "a.jsonl").exit_code == 0
+    result = cli(home, "draft", "--start", "2026-12-01", "--end", "2026-12-14")
+    assert result.exit_code != 0 and "no article was published in 2026-12-01..2026-12-14" in result.output
+    assert "the latest stored article is from 2026-11-03" in result.output
+    from alliance_digest.db.models import Issue
+
+    assert Issue.objects.count() == 0  # no issue number used up
+    wanted = cli(home, "draft", "--start", "2026-12-01", "--end", "2026-12-14", "--allow-empty")
+    assert wanted.exit_code == 0 and Issue.objects.count() == 1  # asked for: an issue to fill in by hand

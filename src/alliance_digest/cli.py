@@ -167,8 +167,10 @@ def ingest(obj: Context, inputs: tuple[str, ...], kind: str, source_name: str | 
 @click.option("--end", callback=_date, metavar="DATE", help="Last day of the window (default: today).")
 @click.option("--replace", is_flag=True,
               help="Draft an unapproved draft for the same window again, keeping the editors' changes.")
+@click.option("--allow-empty", is_flag=True,
+              help="Make the issue even if no article was published in the window (to fill in by hand).")
 @click.pass_obj
-def draft(obj: Context, start: date | None, end: date | None, replace: bool) -> None:
+def draft(obj: Context, start: date | None, end: date | None, replace: bool, allow_empty: bool) -> None:
     """Draft the next issue from the articles published in a window.
 
     The default window is the profile's cadence (14 days) ending today.
@@ -185,7 +187,7 @@ def draft(obj: Context, start: date | None, end: date | None, replace: bool) -> 
     if start > end:
         raise click.BadParameter(f"--start {start} is after --end {end}")
     try:
-        issue, comp = services.draft_issue(profile, Window(start, end), replace=replace)
+        issue, comp = services.draft_issue(profile, Window(start, end), replace=replace, allow_empty=allow_empty)
     except services.ServiceError as exc:
         raise click.ClickException(str(exc)) from None
     label = f"issue {issue.key} ({profile.numbering.label(issue.volume, issue.number)}) for {start}..{end}"

@@ -34,6 +34,10 @@ class ServiceError(Exception):
     """A request that cannot be carried out (unknown issue, window taken...)."""
 
 
+class NothingToDraft(ServiceError):
+    """No article at all was published in the window: a draft would be an empty issue using up a number."""
+
+
 # ----------------------------------------------------------------- ingest ---
 
 @dataclass
@@ -319,11 +323,15 @@ def next_number(profile: Profile) -> tuple[int, int]:
 
 
 def draft_issue(profile: Profile, window: Window, replace: bool = False,
-                user=None) -> tuple[Issue, Composition]:
+                user=None, allow_empty: bool = True) -> tuple[Issue, Composition]:
     """Create the next issue for ``window``, or draft its unapproved draft again (``replace``).
 
     A redraft keeps the issue, its history and the editors' work (see
     ``editor.actions.redraft``); its ``redrafted`` history entry says what it did.
+    ``allow_empty=False``: a window without a single article is refused
+    (:class:`NothingToDraft`) rather than made an empty issue; the scheduled
+    runner allows it (the editors fill a thin issue in), a hand-run draft
+    does not (wrong dates are the likelier cause).
     """
     existing = Issue.objects.filter(window_start=window.start, window_end=window.end).first()
     if replace and existing is None:
@@ -339,6 +347,11 @@ def draft_issue(profile: Profile, window: Window, replace: bool = False,
 
     seen = last_change(existing) if existing is not None else 0
     reviewed = existing if existing is not None and edited(existing) else None
+    if not allow_empty and existing is None and not Article.objects.filter(window_articles(window)).exists():
+        latest = Article.objects.exclude(published__isnull=True).order_by("-published").first()
+        hint = f" (the latest stored article is from {latest.published:%Y-%m-%d})" if latest else ""
+        raise NothingToDraft(f"no article was published in {window.start}..{window.end}{hint}: ingest first "
+                             "(`digest ingest`), or choose the window with --start and --end")
     composition = compose_window(profile, window, exclude=existing, reviewed=reviewed)
     if existing is not None:
         try:
