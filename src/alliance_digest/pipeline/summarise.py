@@ -530,10 +530,7 @@ def link_span(sentence: str) -> tuple[int, int]:
                 off = sentence[s:e].find(token)
                 return s + off, s + off + len(token)
         if len(spans) <= HEADLINE_HARD_MAX:  # no verb to carry it: the headline itself links, as on any news page
-            start, end = spans[0][0], spans[-1][1]
-            while end > start and sentence[end - 1] in ".!?":
-                end -= 1
-            return start, end
+            return _whole(sentence)
     for k, (s, e) in enumerate(spans):
         token = sentence[s:e].strip(".,;:\"“”'’()")
         if k and token.isalpha() and token.islower() and len(token) >= 4:
