@@ -311,6 +311,23 @@ def test_cli_refuses_loopback_unless_the_profile_allows_it(home, cli):
     assert again.exit_code != 0 and "already a source" in again.stderr
 
 
+def test_cli_adds_a_source_whose_host_does_not_resolve_now_with_a_note(home, cli, tmp_path):
+    """An offline machine (or a typo) must not make registering a source impossible; reading it later says why."""
+    configure(home, allow_private_addresses=False)
+    result = cli(home, "sources", "add", "https://feeds.example.invalid/rss", "--name", "Offline Outlet")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "added source #" in result.output
+    assert "cannot resolve host 'feeds.example.invalid'" in result.stderr and "checked each time" in result.stderr
+    checked = cli(home, "sources", "check", "https://feeds.example.invalid/rss")
+    assert checked.exit_code != 0 and "Offline Outlet" in checked.output + checked.stderr
+    opml = tmp_path / "feeds.opml"
+    opml.write_text('<opml version="2.0"><body><outline text="Elsewhere" type="rss" '
+                    'xmlUrl="https://other.example.invalid/feed"/></body></opml>')
+    imported = cli(home, "sources", "import-opml", str(opml))
+    assert imported.exit_code == 0 and "imported 1 source(s); 0 outline(s) skipped" in imported.output
+    assert "outline 1 ('Elsewhere'): cannot resolve host" in imported.stderr
+
+
 def test_cli_check_list_remove_and_exit_status(ws, cli):
     from alliance_digest.db.models import Article, Source
 

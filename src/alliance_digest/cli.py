@@ -888,16 +888,21 @@ def sources_add(obj: Context, url: str, name: str, kind: str, authority: float, 
                 full_text: bool) -> None:
     """Add URL as a source. Refused when it resolves to a private, loopback or
     link-local address, unless fetch.allow_private_addresses is true in the
-    profile. A local path or file:// URL is accepted when it exists.
+    profile. A host that does not resolve now (offline) is added with a note:
+    every read checks the address it connects to. A local path or file://
+    URL is accepted when it exists.
     """
     profile = _open_sources(obj)
     from alliance_digest import sources
 
+    notes: list[str] = []
     try:
         source = sources.add(profile, url, name=name, kind=kind, authority=authority, full_text=full_text,
-                             category=category, site=site, origin="cli", allow_local=True)
+                             category=category, site=site, origin="cli", allow_local=True, notes=notes)
     except sources.SourceError as exc:
         raise click.ClickException(str(exc)) from None
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"added source #{source.id} {source.name} ({source.url}); `digest sources check {source.id}` reads it now")
 
 
@@ -981,6 +986,8 @@ def sources_import_opml(obj: Context, opml_file: Path) -> None:
         raise click.ClickException(str(exc)) from None
     for problem in report.problems:
         _error(f"{opml_file} {problem}")
+    for note in report.notes:
+        click.echo(f"note: {opml_file} {note}", err=True)
     click.echo(report.summary())
 
 

@@ -24,7 +24,7 @@ from lxml import etree
 
 from alliance_digest.db.models import Source
 from alliance_digest.pipeline.fetch import local_path
-from alliance_digest.pipeline.netsafety import UnsafeURL, check_url
+from alliance_digest.pipeline.netsafety import UnresolvedHost, UnsafeURL, check_url
 from alliance_digest.profile import Profile, SourceConfig
 
 KINDS = ("feed", "page", "jsonl")
@@ -135,11 +135,15 @@ def health_summary() -> list[dict]:
 
 # ------------------------------------------------------------ editing ---
 
-def safe_location(profile: Profile, url: str, allow_local: bool = False) -> str:
+def safe_location(profile: Profile, url: str, allow_local: bool = False, notes: list[str] | None = None) -> str:
     """``url`` when it may be read: http(s) on a public address (unless the profile allows private ones).
 
     ``allow_local`` also accepts an existing local path or ``file://`` URL
     (the operator's own files, from the CLI; never from the web or OPML).
+    A host name that does not resolve now is accepted with a line in
+    ``notes``: an offline machine (or a host down for the day) must still
+    be able to register sources, and the fetcher checks the address it
+    connects to on every request, so nothing private is ever read.
     """
     url = (url or "").strip()
     if not url:
@@ -152,15 +156,22 @@ def safe_location(profile: Profile, url: str, allow_local: bool = False) -> str:
         return url
     try:
         return check_url(url, allow_private=profile.fetch.allow_private_addresses)
+    except UnresolvedHost as exc:
+        if notes is not None:
+            notes.append(f"{exc}; added anyway: its address is checked each time it is read")
+        return url
     except UnsafeURL as exc:
         raise SourceError(str(exc)) from None
 
 
 def add(profile: Profile, url: str, name: str = "", kind: str = "feed", authority: float = 0.5,
         full_text: bool = False, category: str = "", site: str = "", origin: str = "cli",
-        allow_local: bool = False) -> Source:
-    """Add a source after checking its URL is safe to fetch; refuse a duplicate URL."""
-    url = safe_location(profile, url, allow_local=allow_local)
+        allow_local: bool = False, notes: list[str] | None = None) -> Source:
+    """Add a source after checking its URL is safe to fetch; refuse a duplicate URL.
+
+    Lines worth telling the operator (a host that does not resolve now) go to ``notes``.
+    """
+    url = safe_location(profile, url, allow_local=allow_local, notes=notes)
     if kind not in KINDS:
         raise SourceError(f"{url}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not 0 <= authority <= 1:
@@ -236,6 +247,7 @@ def resume(source: Source) -> None:
 class OpmlReport:
     added: list[Source] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # one line each, naming the outline
+    notes: list[str] = field(default_factory=list)  # added, but worth a line (host not resolvable now)
 
     def summary(self) -> str:
         return f"imported {len(self.added)} source(s); {len(self.problems)} outline(s) skipped"
@@ -282,11 +294,12 @@ def import_opml(profile: Profile, path: Path) -> OpmlReport:
         except ValueError:
             report.problems.append(f"{where}: digestAuthority {outline.get('digestAuthority')!r} is not a number; skipped")
             continue
+        notes: list[str] = []
         try:
             source = add(
                 profile, url, name=label.strip() or "", kind=kind, authority=authority,
                 full_text=_bool(outline.get("digestFullText")), category=(outline.get("category") or folder).strip(),
-                site=(outline.get("htmlUrl") or "").strip(), origin="opml")
+                site=(outline.get("htmlUrl") or "").strip(), origin="opml", notes=notes)
         except SourceError as exc:
             report.problems.append(f"{where}: {exc}; skipped")
             continue
@@ -294,6 +307,7 @@ def import_opml(profile: Profile, path: Path) -> OpmlReport:
             source.enabled = False
             source.save(update_fields=["enabled"])
         report.added.append(source)
+        report.notes.extend(f"{where}: {note}" for note in notes)
     return report
 
 

@@ -19,6 +19,14 @@ class UnsafeURL(ValueError):
     """The URL is malformed, not http(s), or resolves to a non-public address."""
 
 
+class UnresolvedHost(UnsafeURL):
+    """The host name does not resolve now (offline, or a typo): nothing is known about its addresses.
+
+    Callers that only register a URL for later fetching may accept it: the
+    fetcher checks the address it actually connects to on every request.
+    """
+
+
 def is_public_address(address: str) -> bool:
     """Whether an IP address (string, IPv6 zone allowed) is public: the one rule for every check.
 
@@ -37,7 +45,7 @@ def resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeURL(f"cannot resolve host {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UnresolvedHost(f"cannot resolve host {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
     return sorted({info[4][0] for info in infos})
 
 
