@@ -17,13 +17,32 @@ import dj_database_url
 HOME = Path(os.environ.get("DIGEST_HOME", ".")).resolve()
 
 
-def _profile_database_url() -> str | None:
+def _profile_setting(section: str, key: str) -> str | None:
+    """One setting of the workspace's ``digest.toml`` (checked properly later, by ``profile.load_profile``)."""
     try:
-        data = tomllib.loads((HOME / "digest.toml").read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        data = tomllib.loads((HOME / "digest.toml").read_text("utf-8-sig"))
+    except (OSError, UnicodeError, tomllib.TOMLDecodeError):
         return None
-    url = data.get("database", {}).get("url") if isinstance(data.get("database"), dict) else None
-    return str(url) if url else None
+    value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+    return str(value) if value else None
+
+
+def _profile_database_url() -> str | None:
+    return _profile_setting("database", "url")
+
+
+def _origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, else None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit((url or "").strip())
+        parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
 def _secret_key() -> str:
@@ -47,6 +66,16 @@ ALLOWED_HOSTS = os.environ.get("DIGEST_ALLOWED_HOSTS", "localhost,127.0.0.1").sp
 # Behind n reverse proxies of your own, the client's address is the n-th from the right of
 # X-Forwarded-For (used for the subscribe form's rate limit and the consent record).
 DIGEST_TRUSTED_PROXIES = int(os.environ.get("DIGEST_TRUSTED_PROXIES", "0") or 0)
+# Behind a TLS proxy (the production set-up) Django sees plain http unless told: the proxy's
+# X-Forwarded-Proto then says whether the browser used https, so that secure cookies, absolute
+# links and the CSRF check (the browser's Origin is https://...) agree with the browser.
+if DIGEST_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Forms posted from the public site and the editors' app (their origins in digest.toml) pass the
+# CSRF origin check even when the proxy does not forward the scheme; more with DIGEST_CSRF_TRUSTED_ORIGINS.
+CSRF_TRUSTED_ORIGINS = sorted({origin for origin in (
+    [_origin(_profile_setting("digest", "site_url")), _origin(_profile_setting("run", "editor_url"))]
+    + [_origin(u) for u in os.environ.get("DIGEST_CSRF_TRUSTED_ORIGINS", "").split(",")]) if origin})
 
 # A server error's traceback goes to stderr (the service's journal) whatever DEBUG says:
 # Django's default sends it only to ADMINS by email, which a workspace does not set.

@@ -40,10 +40,37 @@ def setup_django(home: Path, migrate: bool = True) -> None:
     elif setup_django._home != home:  # type: ignore[attr-defined]
         _switch_database(home)
     setup_django._home = home  # type: ignore[attr-defined]
+    _keep_database_private()
     if migrate:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
+
+
+def _keep_database_private() -> None:
+    """Make the SQLite file (and so its -wal/-shm, which SQLite creates alike) readable by its owner only.
+
+    It holds editors' sessions and password hashes and the subscribers'
+    addresses: world-readable (the default umask), any local user could copy
+    a session key and act as a signed-in editor. A file another user owns is
+    left alone (its owner chose); ``secret_key`` is already private.
+    """
+    from django.conf import settings
+
+    default = settings.DATABASES["default"]
+    if default["ENGINE"] != "django.db.backends.sqlite3" or str(default["NAME"]).startswith(":memory:"):
+        return
+    path = Path(default["NAME"])
+    try:
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists() and file.stat().st_uid == os.getuid() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+    except FileExistsError:
+        pass  # another process created it at the same moment
+    except OSError:
+        pass  # a read-only or foreign directory: opening the database reports what matters
 
 
 def _switch_database(home: Path) -> None:
@@ -73,6 +100,7 @@ def init(path: Path, profile_text: str | None = None) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
         (path / PROFILE_NAME).write_text(profile_text or default_profile_text(), "utf-8")
+        (path / PROFILE_NAME).chmod(0o600)  # it may come to hold a database URL with its password
     except OSError as exc:
         raise WorkspaceError(f"{path}: cannot create a workspace there ({exc.strerror or exc})") from None
     setup_django(path)
