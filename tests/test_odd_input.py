@@ -136,3 +136,33 @@ def test_a_file_of_the_wrong_kind_says_so_in_a_few_lines_not_hundreds(home, cli,
     result = cli(home, "ingest", write(tmp_path / "many.jsonl", "\n".join(lines)))
     shown = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(shown) == 21 and "... and 180 more problem(s) like these; 0 item(s) read" in shown[-1], result.output
+
+
+def test_control_characters_are_dropped_not_stored(home, cli, tmp_path):
+    """A NUL is never content (and PostgreSQL refuses one in text): the item is kept without it."""
+    rows = [{**GOOD, "title": "Japan and US\u0000 hold talks", "summary": "Officials\u0007 met.\nOn Tuesday."}]
+    result = cli(home, "ingest", write(tmp_path / "a.jsonl", "\n".join(json.dumps(r) for r in rows)))
+    assert result.exit_code == 0 and "1 new" in result.output, result.output
+    from alliance_digest.db.models import Article
+
+    article = Article.objects.get()
+    assert article.title == "Japan and US hold talks" and article.summary == "Officials met. On Tuesday."
+
+
+def test_an_item_the_database_refuses_costs_only_itself(home, cli, tmp_path):
+    """One refused row must not lose the other items of its input, and the counts must say what was stored."""
+    from django.db import connection
+
+    from alliance_digest.db.models import Article
+
+    with connection.cursor() as cursor:  # a real refusal by the database, for one title
+        cursor.execute("CREATE TRIGGER refuse_poison BEFORE INSERT ON digest_article "
+                       "WHEN NEW.title LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'refused by a rule'); END")
+    rows = [{**GOOD, "url": f"https://good.example/{k}", "title": f"Japan and US talks, day {k}"} for k in range(5)]
+    rows.insert(2, {**GOOD, "url": "https://bad.example/p", "title": "A poison pill item"})
+    result = cli(home, "ingest", write(tmp_path / "a.jsonl", "\n".join(json.dumps(r) for r in rows)))
+    assert result.exit_code == 0, result.output
+    assert "5 new" in result.output and "1 failed" in result.output, result.output
+    refused = [line for line in result.output.splitlines() if "https://bad.example/p" in line]
+    assert len(refused) == 1 and "refused by a rule" in refused[0], result.output
+    assert Article.objects.count() == 5

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 
 from alliance_digest.db.models import Article, Issue, Story, StoryArticle
@@ -25,6 +25,7 @@ from alliance_digest.pipeline.corrections import Corrections
 from alliance_digest.pipeline.read import expand, read_input
 from alliance_digest.pipeline.records import ArticleRecord, Problem, StoryArticle as ArticleView
 from alliance_digest.pipeline.relevance import RelevanceScorer
+from alliance_digest.pipeline.text import drop_controls
 from alliance_digest.profile import Profile
 
 BATCH = 500
@@ -116,11 +117,22 @@ def _guid_key(guid: str | None) -> str | None:
     return None
 
 
+_RECORD_TEXT = ("url", "canonical_url", "guid", "title", "summary", "text", "author", "source", "image",
+                "image_alt", "origin")
+
+
 def store_articles(records: list[ArticleRecord], profile: Profile, report: IngestReport,
                    scorer: RelevanceScorer | None = None) -> None:
-    """Store new articles once; fill blanks of known ones (never overwrite)."""
+    """Store new articles once; fill blanks of known ones (never overwrite).
+
+    A batch the database refuses is written again one article at a time, so
+    one bad item costs only itself (reported in ``report.problems``).
+    """
     scorer = scorer or make_scorer(profile)
     version = topic_version(profile)
+    for rec in records:
+        for name in _RECORD_TEXT:
+            setattr(rec, name, drop_controls(getattr(rec, name)))
     for start in range(0, len(records), BATCH):
         batch = records[start:start + BATCH]
         urls = {r.canonical_url for r in batch}
@@ -159,13 +171,33 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
             if article.guid:
                 by_guid[article.guid] = article
             report.new += 1
-        with transaction.atomic():
-            Article.objects.bulk_create(to_create, batch_size=BATCH, ignore_conflicts=True)
-            if to_update:
-                Article.objects.bulk_update(
-                    list(to_update.values()),
-                    ["text", "summary", "author", "image_url", "image_alt", "published",
-                     "relevance", "relevance_explanation", "relevance_version"], batch_size=BATCH)
+        try:
+            with transaction.atomic():
+                _write(to_create, list(to_update.values()))
+        except DatabaseError:
+            for article in to_create + list(to_update.values()):
+                try:
+                    with transaction.atomic():
+                        _write([article] if article.pk is None else [], [article] if article.pk else [])
+                except DatabaseError as exc:
+                    if article.pk is None:
+                        report.new -= 1
+                    else:
+                        report.enriched -= 1
+                    report.failed += 1
+                    first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+                    report.problems.append(Problem(article.origin or article.url,
+                                                   f"{article.url}: not stored: {first_line}"))
+
+
+_UPDATED_FIELDS = ["text", "summary", "author", "image_url", "image_alt", "published",
+                   "relevance", "relevance_explanation", "relevance_version"]
+
+
+def _write(new: list[Article], changed: list[Article]) -> None:
+    Article.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
+    if changed:
+        Article.objects.bulk_update(changed, _UPDATED_FIELDS, batch_size=BATCH)
 
 
 def _enrich(known: Article, rec: ArticleRecord, scorer: RelevanceScorer, version: str) -> bool:
@@ -221,8 +253,11 @@ def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
                 report.problems.append(result.fatal)
                 emit(result.fatal)
             if result.articles:
+                already = len(report.problems)
                 try:
                     store_articles(result.articles, profile, report, scorer)
+                    for problem in report.problems[already:]:
+                        emit(problem)
                 except Exception as exc:  # noqa: BLE001 - the other inputs are still read
                     problem = Problem(item, f"could not be stored: {exc.__class__.__name__}: {exc}")
                     report.failed += 1
