@@ -143,3 +143,15 @@ def test_hostile_feed_text_renders_inert_everywhere(home, cli, tmp_path):
     assert "&lt;script&gt;" in html  # shown as text, not run
     md = cli(home, "render", "latest", "--format", "md").output
     assert not re.search(r"(?<!\\)\]\(javascript:", md) and "<script>" not in md.replace("\\<script\\>", "")
+
+
+@pytest.mark.parametrize("plain", ["cars <2.5 tonnes", "a <b> tag", "x <https://a.example> y", "1<2 and 3>2"])
+def test_an_angle_bracket_in_article_text_reads_as_written_in_every_format(plain):
+    """Drafted sentences are Markdown-escaped; no output may show the escaping backslash (or a tag or link)."""
+    from alliance_digest.pipeline.summarise import md_escape
+    from alliance_digest.render import markdown_html, markdown_text
+
+    escaped = md_escape(plain)
+    html = str(markdown_html(escaped))
+    assert "\\" not in html and "<a " not in html and "<b>" not in html
+    assert markdown_text(escaped, []) == plain

@@ -71,6 +71,9 @@ def markdown_html(text: str) -> Markup:
     if markdown_problem(text):
         return Markup(_plain_paragraphs(text))
     md = _markdown.Markdown()
+    # CommonMark lets any punctuation be backslash-escaped and ``md_escape`` writes ``\<``; Python-Markdown
+    # knows no ``\<`` (it would print the backslash): teach it, so every output reads "<" as written.
+    md.ESCAPED_CHARS = [*md.ESCAPED_CHARS, "<"]
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
     try:
