@@ -326,7 +326,7 @@ def test_cli_add_sends_the_confirmation_email(mail_profile, home, cli, smtp_serv
     assert "added ann@example.org (pending)" in result.output
     assert "confirmation email sent to ann@example.org (the link works for 72 hours)" in result.output
     [message] = smtp_server.messages
-    assert "Hello Ann" in message.get_body(("plain",)).get_content()
+    assert message.get_body(("plain",)).get_content().startswith("Hello,")  # never a name anyone could type
     link_in(message, "confirm")
     assert cli(home, "subscribers", "add", "bo@example.org", "--confirmed").output.strip() == \
         "added bo@example.org (active)"
@@ -433,7 +433,8 @@ def test_resubscribe_after_unsubscribe_needs_confirmation(mail_profile, web, smt
     response = client().post("/subscribe/", {"email": "BACK@example.org", "name": "Back Again"})
     assert response.status_code == 200
     s = subscriber("back@example.org")
-    assert s.status == "pending" and s.confirmed_at is None and s.consent_at is None and s.name == "Back Again"
+    assert s.status == "pending" and s.confirmed_at is None and s.consent_at is None
+    assert s.name == ""  # what a visitor types never rewrites a stored record
     assert len(smtp_server.envelopes) == 2
     client().get(link_in(smtp_server.messages[1], "confirm"))
     assert subscriber("back@example.org").status == "pending"
@@ -477,6 +478,29 @@ def test_subscribe_form_answers_the_same_for_new_and_existing_addresses(mail_pro
     invalid = client().post("/subscribe/", {"email": "not an address <b>", "name": "<script>x</script>"})
     assert invalid.status_code == 400 and b"Please enter a valid email address." in invalid.content
     assert b"<script>" not in invalid.content and b"&lt;script&gt;" in invalid.content
+
+
+def test_the_public_form_cannot_remail_a_complainer_or_rewrite_a_stored_record(mail_profile, web, smtp_server):
+    """Anyone can fill in the form: it must not undo a spam complaint, change a name, or carry their text."""
+    from alliance_digest import subscribers
+    from alliance_digest.db.models import Subscriber
+
+    subscribers.add(mail_profile, "carol@example.org", name="Carol", confirmed=True)
+    Subscriber.objects.filter(email_normalized="carol@example.org").update(status="complained")
+    subscribers.add(mail_profile, "dan@example.org", name="Dan", confirmed=True)
+    Subscriber.objects.filter(email_normalized="dan@example.org").update(status="unsubscribed")
+    lure = "Your account is locked - verify at https://evil.example/login"
+    for address in ("carol@example.org", "dan@example.org", "erin@example.org"):
+        assert client().post("/subscribe/", {"email": address, "name": lure}).status_code == 200
+    carol = subscriber("carol@example.org")
+    assert carol.status == "complained" and carol.name == "Carol"
+    dan = subscriber("dan@example.org")
+    assert dan.status == "pending" and dan.name == "Dan"  # re-subscribing is allowed, renaming is not
+    assert subscriber("erin@example.org").name == lure  # a new address keeps what was typed...
+    assert [m["To"] for m in smtp_server.messages] == ["dan@example.org", "erin@example.org"]
+    for message in smtp_server.messages:  # ...but no stranger's text reaches an inbox
+        assert "evil.example" not in message.get_body(("plain",)).get_content()
+        assert "evil.example" not in message.get_body(("html",)).get_content()
 
 
 def test_subscribe_form_requires_csrf(home, web):

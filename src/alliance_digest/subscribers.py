@@ -176,7 +176,8 @@ def confirmation_message(profile, subscriber, connection=None):
     context = {
         "title": profile.title,
         "email": subscriber.email,
-        "name": subscriber.name,
+        # no name: it may have been typed by anyone on the public form, and this goes to an address
+        # whose owner has not agreed to anything yet (a stranger's text must not reach them)
         "url": tokens.confirm_url(profile, subscriber),
         "hours": int(hours) if float(hours).is_integer() else hours,
         "site_url": profile.site_url,
@@ -301,10 +302,12 @@ def add(profile, email: str, name: str = "", confirmed: bool = False, source: st
 
 
 def sign_up(profile, email: str, name: str = "", ip=None):
-    """A web sign-up: pending (new, or again after an unsubscribe) plus the confirmation email.
+    """A web sign-up: pending (new, or again after an unsubscribe or bounce) plus the confirmation email.
 
-    An active subscriber is left alone (no second entry, no email); a pending
-    one gets the email again, at most once per :data:`RESEND_SECONDS`. The
+    An active subscriber is left alone (no second entry, no email), and so is
+    one who complained (marked our mail as spam); a pending one gets the
+    email again, at most once per :data:`RESEND_SECONDS`. The name typed is
+    kept only for a new address: a visitor never changes a stored record. The
     caller must answer the same whatever happened (no address enumeration).
     Returns the subscriber; raises :class:`InvalidAddress` or :class:`MailError`.
     """
@@ -314,8 +317,12 @@ def sign_up(profile, email: str, name: str = "", ip=None):
     S = Subscriber.Status
     normalized = normalise(email)
     before = Subscriber.objects.filter(email_normalized=normalized).values_list("status", flat=True).first()
-    if before == S.ACTIVE:
+    if before in (S.ACTIVE, S.COMPLAINED):
+        # active: nothing to do; complained: they reported our mail as spam, and a form anyone can fill
+        # in must not mail them again (the operator can, with `digest subscribers add`)
         return Subscriber.objects.get(email_normalized=normalized)
+    if before is not None:
+        name = ""  # a visitor may not change what is stored about someone already on the list
     subscriber, _ = add(profile, email, name, confirmed=False, source="web", ip=ip, send=False)
     key = "digest:confirmation-sent:" + hashlib.sha256(normalized.encode()).hexdigest()
     if before == S.PENDING and cache.get(key):
