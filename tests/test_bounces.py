@@ -5,14 +5,41 @@ from __future__ import annotations
 import mailbox
 
 
-def raw_dsn(recipient: str, action: str, status: str) -> bytes:
+def raw_dsn(recipient: str, action: str, status: str, quoting: str | None = "sent") -> bytes:
+    """A delivery status report, returning the original's headers as mail servers do (``quoting``:
+    "sent" = the Message-ID of the issue sent to ``recipient``, None = no headers, else that id)."""
+    if quoting == "sent":
+        quoting = sent_to(recipient)
+    returned = ("--B\nContent-Type: text/rfc822-headers\n\nFrom: digest@example.org\n"
+                f"To: {recipient}\nMessage-ID: {quoting}\nSubject: Alliance Digest\n\n") if quoting else ""
     return (
         "From: MAILER-DAEMON@mx.example.net\nTo: digest@example.org\nSubject: Undelivered Mail\n"
         "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
         "--B\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n"
         "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
         f"Final-Recipient: rfc822; {recipient}\nAction: {action}\nStatus: {status}\n\n"
-        "--B--\n").encode()
+        f"{returned}--B--\n").encode()
+
+
+def sent_to(recipient: str) -> str:
+    """Record in the ledger that issue 1.1 went to ``recipient`` (when on the list); its Message-ID."""
+    from alliance_digest import delivery
+    from alliance_digest.db.models import Delivery, Issue, Subscriber
+    from alliance_digest.profile import load_profile
+    from alliance_digest.subscribers import address_forms
+    from django.conf import settings
+
+    from pathlib import Path
+
+    profile = load_profile(Path(settings.DATABASES["default"]["NAME"]).parent / "digest.toml")
+    issue, _ = Issue.objects.get_or_create(volume=1, number=1, defaults={
+        "title": "Digest", "date": "2026-11-08", "window_start": "2026-10-26", "window_end": "2026-11-08"})
+    message_id = delivery.message_id(profile, issue, recipient)
+    subscriber = Subscriber.objects.filter(email_normalized__in=address_forms(recipient)).first()
+    if subscriber is not None:
+        Delivery.objects.get_or_create(issue=issue, subscriber=subscriber,
+                                       defaults={"status": "sent", "message_id": message_id})
+    return message_id
 
 
 def test_hard_and_soft_bounces(home, cli, tmp_path):
@@ -106,3 +133,26 @@ def test_a_file_that_is_not_a_mailbox_is_one_clear_line(home, cli, tmp_path):
     (tmp_path / "note.txt").write_text("Subject: not a mailbox\n\nhello\n")
     result = cli(home, "bounces", "process", tmp_path / "note.txt")
     assert result.exit_code == 1 and "note.txt: not an mbox" in result.output
+
+
+def test_a_forged_or_unquoting_report_strips_nobody_unless_trusted(home, cli, tmp_path):
+    """Returned mail arrives at the public From address: a report counts only when it quotes our message."""
+    from alliance_digest.db.models import Subscriber
+
+    for email in ("ann@example.com", "bo@example.com", "cy@example.com"):
+        Subscriber.objects.create(email=email, email_normalized=email, status="active")
+    guessed = "<digest-1.1-" + "0" * 24 + "@digest.example.org>"
+    sent_to("cy@example.com")  # cy got the issue; the forger quotes a made-up id
+    box = mailbox.mbox(str(tmp_path / "forged.mbox"))
+    box.add(raw_dsn("ann@example.com", "failed", "5.1.1", quoting=None))
+    box.add(raw_dsn("bo@example.com", "failed", "5.1.1", quoting=guessed))
+    box.add(raw_dsn("cy@example.com", "failed", "5.1.1", quoting=guessed))
+    box.flush()
+    result = cli(home, "bounces", "process", tmp_path / "forged.mbox")
+    assert result.exit_code == 0, result.output
+    assert "0 subscriber(s) now bounced" in result.output and "3 report(s) ignored" in result.output
+    assert set(Subscriber.objects.values_list("status", flat=True)) == {"active"}
+    # a mailbox only the mail server writes to: the operator may trust every report, those ignored before too
+    trusted = cli(home, "bounces", "process", "--unverified", tmp_path / "forged.mbox")
+    assert "3 subscriber(s) now bounced" in trusted.output, trusted.output
+    assert set(Subscriber.objects.values_list("status", flat=True)) == {"bounced"}

@@ -5,6 +5,13 @@ which addresses failed permanently and which only temporarily. Permanent
 failures mark the subscriber bounced at once; temporary ones count towards
 ``email.soft_bounce_limit``.
 
+A failure counts only when the bounce quotes the Message-ID of a message
+sent to that subscriber from here (the ``Delivery`` ledger; mail servers
+return the original headers with the report): returned mail arrives at
+the public From address, so anyone could otherwise forge reports that
+strip good subscribers from the list. ``unverified=True`` trusts every
+report, for a mailbox only the mail server can write to.
+
 Processing is idempotent: each bounce message taken into account is
 remembered (:class:`ProcessedBounce`: a hash of its Message-ID, or of its
 bytes and its place among identical copies when it has none) in the same
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import mailbox
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -24,7 +32,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from alliance_digest.db.models import ProcessedBounce, Subscriber
+from alliance_digest.db.models import Delivery, ProcessedBounce, Subscriber
 from alliance_digest.profile import Profile
 
 class BounceError(Exception):
@@ -40,6 +48,7 @@ class BounceReport:
     soft: list[str] = field(default_factory=list)
     now_bounced: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # addresses not on the list
+    unverified: list[str] = field(default_factory=list)  # quoting no message sent to them: not counted
     errors: list[str] = field(default_factory=list)  # messages that could not be read (skipped)
 
     def summary(self) -> str:
@@ -47,6 +56,9 @@ class BounceReport:
                 f"({self.already_processed} already processed before, skipped); {len(self.hard)} hard, "
                 f"{len(self.soft)} soft; {len(self.now_bounced)} subscriber(s) now bounced; "
                 f"{len(self.unknown)} address(es) not on the list")
+        if self.unverified:
+            text += (f"; {len(self.unverified)} report(s) ignored: they quote no message sent to that "
+                     "subscriber from here (forged, or a server that returns no headers: --unverified counts them)")
         if self.errors:
             text += f"; {len(self.errors)} message(s) could not be read"
         return text
@@ -87,7 +99,15 @@ def _subscriber(address: str):
     return Subscriber.objects.filter(email_normalized__in=address_forms(address)).first()
 
 
-def process(profile: Profile, path: Path) -> BounceReport:
+_MESSAGE_ID = re.compile(rb"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>")
+
+
+def _quoted_ids(raw: bytes) -> set[str]:
+    """Every Message-ID-shaped token in a bounce (its returned headers, in whatever part or form)."""
+    return {token.decode("ascii", "replace") for token in _MESSAGE_ID.findall(raw)}
+
+
+def process(profile: Profile, path: Path, unverified: bool = False) -> BounceReport:
     from flufl.bounce import all_failures
 
     report = BounceReport()
@@ -111,18 +131,25 @@ def process(profile: Profile, path: Path) -> BounceReport:
             if not new:
                 report.already_processed += 1
                 continue
-            for raw_address, hard in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
-                _count(profile, report, raw_address, hard)
+            quoted = None if unverified else _quoted_ids(raw)
+            ignored = [not _count(profile, report, raw_address, hard, quoted)
+                       for raw_address, hard in [(a, True) for a in permanent] + [(a, False) for a in temporary]]
+            if all(ignored):  # not marked: a later run with --unverified may still count it
+                transaction.set_rollback(True)
     return report
 
 
-def _count(profile: Profile, report: BounceReport, raw, hard: bool) -> None:
+def _count(profile: Profile, report: BounceReport, raw, hard: bool, quoted: set[str] | None) -> bool:
+    """Take one failed address into account; False when the report was ignored as unverified."""
     address = (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)).strip().lower()
     subscriber = _subscriber(address)
     (report.hard if hard else report.soft).append(address)
     if subscriber is None:
         report.unknown.append(address)
-        return
+        return True
+    if quoted is not None and not Delivery.objects.filter(subscriber=subscriber, message_id__in=quoted).exists():
+        report.unverified.append(address)
+        return False
     subscriber.last_bounce_at = timezone.now()
     subscriber.last_bounce = f"{'hard' if hard else 'soft'} bounce"
     if not hard:
@@ -132,3 +159,4 @@ def _count(profile: Profile, report: BounceReport, raw, hard: bool) -> None:
         subscriber.status = Subscriber.Status.BOUNCED
         report.now_bounced.append(address)
     subscriber.save()
+    return True

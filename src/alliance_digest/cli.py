@@ -712,14 +712,22 @@ def bounces() -> None:
 
 @bounces.command("process")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--unverified", is_flag=True,
+              help="Also count reports that quote no message sent from here (only for a mailbox that "
+                   "nobody but your mail server can write to).")
 @click.pass_obj
-def bounces_process(obj: Context, path: Path) -> None:
-    """Read a Maildir or mbox of returned mail; hard bounces mark subscribers bounced, soft ones count."""
+def bounces_process(obj: Context, path: Path, unverified: bool) -> None:
+    """Read a Maildir or mbox of returned mail; hard bounces mark subscribers bounced, soft ones count.
+
+    A report counts only when it quotes the Message-ID of an issue sent to
+    that subscriber (mail servers return the original headers): returned
+    mail comes to the public From address, where anyone can forge it.
+    """
     _, profile = obj.open()
     from alliance_digest import bounces as bounce_mod
 
     try:
-        report = bounce_mod.process(profile, path)
+        report = bounce_mod.process(profile, path, unverified=unverified)
     except bounce_mod.BounceError as exc:
         raise click.ClickException(str(exc)) from None
     for address in report.now_bounced:

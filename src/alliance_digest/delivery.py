@@ -100,8 +100,15 @@ def _domain(profile: Profile) -> str:
 
 
 def message_id(profile: Profile, issue: Issue, recipient: str) -> str:
-    """Deterministic per (issue, recipient): a repeated message is recognisably the same one."""
-    digest = hashlib.sha256(f"{issue.volume}.{issue.number}|{recipient.lower()}".encode()).hexdigest()[:24]
+    """Deterministic per (issue, recipient): a repeated message is recognisably the same one.
+
+    Keyed with the workspace's secret, so nobody outside can work it out:
+    a bounce counts only when it quotes one (``bounces.process``).
+    """
+    from django.utils.crypto import salted_hmac
+
+    digest = salted_hmac("alliance_digest.delivery.message_id",
+                         f"{issue.volume}.{issue.number}|{recipient.lower()}", algorithm="sha256").hexdigest()[:24]
     return f"<digest-{issue.volume}.{issue.number}-{digest}@{_domain(profile)}>"
 
 
