@@ -6,10 +6,12 @@ import re
 import tomllib
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from alliance_digest.pipeline.grouping import GroupInput, group
 from alliance_digest.pipeline.ranking import Weights, rank
 from alliance_digest.pipeline.records import StoryArticle, StoryDraft
-from alliance_digest.pipeline.relevance import RelevanceScorer
+from alliance_digest.pipeline.relevance import EntityGroup, RelevanceScorer
 from alliance_digest.pipeline.summarise import Casing, draft_headline, draft_summary, select_sentences
 from alliance_digest.pipeline.text import split_sentences
 from alliance_digest.profile import Numbering, default_profile_text, parse_profile
@@ -26,6 +28,23 @@ def test_relevance_needs_both_countries_and_explains_itself():
     explained = both.explanation()
     assert explained["entities"]["Japan"] >= 2 and explained["entities"]["United States"] >= 1
     assert "2+2" in explained["terms"] and "alliance" in explained["terms"]
+
+
+@pytest.mark.parametrize("entities, terms", [
+    ([EntityGroup("Arctic places", ["Arctic", "Svalbard", "Greenland", "Nuuk"])], {"sea ice": 2.0}),
+    ([], {"sea ice": 2.0, "icebreaker": 1.5, "Arctic": 2.0, "Greenland": 2.0}),
+])
+def test_a_one_subject_topic_without_required_groups_scores_unrelated_news_zero(entities, terms):
+    """No required group means "any evidence", not "everything is relevant" (a new customer's first profile)."""
+    from alliance_digest.pipeline.relevance import TopicProfile
+
+    scorer = RelevanceScorer(TopicProfile(name="Arctic affairs", entities=entities, terms=terms))
+    for title, body in [("Formula 1: Verstappen wins in Singapore", "He led from the start."),
+                        ("Recipe: Danish apple cake", "Bake it for forty minutes.")]:
+        assert scorer.score(title, body).score == 0.0
+    for title, body in [("Greenland opens Nuuk airport to transatlantic flights", "The runway in Nuuk opened."),
+                        ("Sea ice hits a record low", "Sea ice extent fell, scientists said.")]:
+        assert scorer.score(title, body).score > 0.5
 
 
 def test_exclusions_fire_and_lower_the_score():

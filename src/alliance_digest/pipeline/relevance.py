@@ -3,7 +3,10 @@
 The score is a transparent function of the profile's entities, weighted terms
 and exclusions, so an editor can see (and edit) what moved it. A pair topic
 such as US-Japan needs *every* required entity group: an article about Japan
-alone, or the US alone, stays low however many agenda words it has.
+alone, or the US alone, stays low however many agenda words it has. A topic
+with no required group (one subject: "the Arctic") needs *some* evidence: its
+strongest entity group, or its weighted terms; an article that matches
+nothing scores 0, never a free pass.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class RelevanceScorer:
         entity_counts: dict[str, int] = {}
         strengths: dict[str, float] = {}
         stand_ins: dict[str, float] = {}
+        mentioned = 0.0  # the strongest group that is not required (the evidence of a one-subject topic)
         context = 0.0
         for group, regex, keys in self._entities:
             counts, in_title = self._count(regex, keys, title, body)
@@ -104,17 +108,22 @@ class RelevanceScorer:
             strength = min(1.0, 0.45 * in_title + 0.35 * math.log1p(total))
             if group.required:
                 strengths[group.name] = strength
-            elif total:
+                continue
+            mentioned = max(mentioned, strength)
+            if total:
                 context = max(context, min(1.0, 0.3 * math.log1p(total)))
                 if group.counts_as:
                     stand_ins[group.counts_as] = max(stand_ins.get(group.counts_as, 0.0), group.weight * strength)
         for name, value in stand_ins.items():
             if name in strengths:
                 strengths[name] = max(strengths[name], value)
-        pair = min(strengths.values()) if strengths else 1.0
 
         term_counts, _ = self._count(self._terms, self._term_keys, title, body)
         term_mass = sum(self.topic.terms[k] * (1 + math.log(c)) for k, c in term_counts.items())
+        if strengths:
+            pair = min(strengths.values())
+        else:  # no required group: the strongest group mentioned, or the agenda's words, must carry it
+            pair = max(mentioned, min(1.0, 0.35 * math.log1p(term_mass)))
         excl_counts, _ = self._count(self._excl, self._excl_keys, title, body)
         excl_mass = sum(self.topic.exclusions[k] * (1 + math.log(c)) for k, c in excl_counts.items())
 
