@@ -28,6 +28,13 @@ def _load(home, edit):
     (lambda t: t.replace('subject = "{title}', 'subject = "{title.nope} {title}'), "digest.subject"),
     (lambda t: t.replace('name = "Japan"\nrequired = true\npatterns = [', 'name = "Japan"\nrequired = true\npatterns = [" ", '),
      "has an empty pattern: it would match every article"),
+    (lambda t: t.replace('name = "Japan"\nrequired = true', 'name = "Japan"\nrequired = "false"'),
+     "topic.entities[0] (Japan): required must be true or false, got 'false'"),
+    (lambda t: t.replace('counts_as = "Japan"', 'counts_as = "Japn"', 1),
+     "counts_as 'Japn', but no group has that name (did you mean 'Japan'?)"),
+    (lambda t: t.replace("editors = []", "editor = []"), "unknown setting 'editor' in [run] (did you mean 'editors'?)"),
+    (lambda t: t.replace("full_text = false", "fulltext = false"),
+     "unknown setting 'fulltext' in [fetch] (did you mean 'full_text'?)"),
 ])
 def test_a_profile_that_cannot_work_is_refused_with_one_line(home, edit, message):
     error = _load(home, edit)

@@ -385,6 +385,7 @@ def test_opml_round_trip_and_bad_input(ws, cli, tmp_path):
     cli(ws, "sources", "pause", "https://b.example/story")
     exported = tmp_path / "sources.opml"
     assert cli(ws, "sources", "export-opml", exported).exit_code == 0
+    assert "<title>US-Japan Alliance Digest sources</title>" in exported.read_text("utf-8")  # the profile's title
     fields = ("name", "url", "kind", "authority", "category", "full_text", "enabled", "site")
 
     def rows():

@@ -1004,15 +1004,15 @@ def sources_import_opml(obj: Context, opml_file: Path) -> None:
 @click.pass_obj
 def sources_export_opml(obj: Context, opml_file: str) -> None:
     """Write every source as OPML 2.0 to FILE or standard output (the default, or -)."""
-    _open_sources(obj)
+    profile = _open_sources(obj)
     from alliance_digest import sources
 
     if opml_file == "-":
-        sources.export_opml(click.get_binary_stream("stdout"))
+        sources.export_opml(click.get_binary_stream("stdout"), profile.title)
         return
     try:
         with open(opml_file, "wb") as out:
-            count = sources.export_opml(out)
+            count = sources.export_opml(out, profile.title)
     except OSError as exc:
         raise click.ClickException(f"{opml_file}: cannot be written: {exc.strerror or exc}") from None
     click.echo(f"wrote {count} source(s) to {opml_file}")

@@ -282,8 +282,22 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
             raise ProfileError(f"{origin}: topic.entities[{i}] ({ent['name']}) has an empty pattern: "
                                "it would match every article")
         weight = number(ent, "weight", 0.5, float, 0, f"topic.entities[{i}].")
+        required = _optional_bool(ent, "required", f"{origin}: topic.entities[{i}] ({ent['name']})")
+        counts_as = ent.get("counts_as") or None
+        if counts_as is not None and not isinstance(counts_as, str):
+            raise ProfileError(f"{origin}: topic.entities[{i}] ({ent['name']}): counts_as must be a group's name, "
+                               f"got {counts_as!r}")
         entities.append(EntityGroup(str(ent["name"]), [str(p) for p in ent["patterns"]],
-                                    bool(ent.get("required", False)), ent.get("counts_as") or None, weight))
+                                    bool(required), counts_as, weight))
+    names = [group.name for group in entities]
+    for group in entities:
+        if group.counts_as and group.counts_as not in names:
+            guess = difflib.get_close_matches(group.counts_as, names, n=1)
+            raise ProfileError(f"{origin}: topic entity group {group.name!r} counts_as {group.counts_as!r}, "
+                               "but no group has that name"
+                               + (f" (did you mean {guess[0]!r}?)" if guess else f" (groups: {', '.join(names)})"))
+        if group.counts_as and group.counts_as == group.name:
+            raise ProfileError(f"{origin}: topic entity group {group.name!r} cannot count as itself")
     terms = topic_t.get("terms", {})
     exclusions = topic_t.get("exclusions", {})
     for label, table in (("terms", terms), ("exclusions", exclusions)):
@@ -364,9 +378,7 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
         else:
             minimum = 0 if key in ("per_host_delay", "retries", "max_retry_after") else 1
             fetch_kwargs[key] = number(fetch_t, key, default, type(default), minimum, "fetch.")
-    unknown = set(fetch_t) - set(FetchSettings.__dataclass_fields__)
-    if unknown:
-        raise ProfileError(f"{origin}: [fetch] has unknown setting(s): {', '.join(sorted(unknown))}")
+    _check_known(origin, "fetch", fetch_t, set(FetchSettings.__dataclass_fields__))
     fetch = FetchSettings(**fetch_kwargs)
     if fetch.min_interval_minutes > fetch.max_interval_minutes:
         raise ProfileError(f"{origin}: fetch.min_interval_minutes must not exceed fetch.max_interval_minutes")
@@ -381,9 +393,7 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
             first_end = date.fromisoformat(str(first_end))
         except ValueError:
             raise ProfileError(f"{origin}: run.first_window_end must be a date (YYYY-MM-DD), got {first_end!r}") from None
-    unknown = set(run_t) - {"editors", "editor_url", "first_window_end"}
-    if unknown:
-        raise ProfileError(f"{origin}: [run] has unknown setting(s): {', '.join(sorted(unknown))}")
+    _check_known(origin, "run", run_t, {"editors", "editor_url", "first_window_end"})
     run = RunSettings(editors=[e.strip() for e in editors], editor_url=str(run_t.get("editor_url", "")).rstrip("/"),
                       first_window_end=first_end)
 

@@ -311,7 +311,7 @@ def import_opml(profile: Profile, path: Path) -> OpmlReport:
     return report
 
 
-def export_opml(out) -> int:
+def export_opml(out, title: str = "Digest") -> int:
     """Write every source as OPML 2.0 to a binary file object; return how many.
 
     Kind, authority and full-text go in ``digest*`` attributes so a round
@@ -319,7 +319,7 @@ def export_opml(out) -> int:
     """
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = "Alliance Digest sources"
+    etree.SubElement(head, "title").text = f"{title} sources"
     etree.SubElement(head, "dateCreated").text = now().strftime("%a, %d %b %Y %H:%M:%S GMT")
     body = etree.SubElement(root, "body")
     count = 0
