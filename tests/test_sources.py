@@ -436,3 +436,33 @@ def test_one_local_file_is_one_source_however_it_is_written(home, cli, tmp_path)
         assert again.exit_code != 0 and "is already a source" in again.output, spelling
     bad_site = cli(home, "sources", "add", str(tmp_path / "feeds"), "--site", "notaurl")
     assert bad_site.exit_code != 0 and "is not a web address" in bad_site.output
+
+
+def test_another_digest_starts_from_its_own_profile_and_is_told_of_sources_left_by_the_old_one(tmp_path, cli):
+    """A new customer's digest must not read the US-Japan feeds: init --profile, and a replaced profile's leftovers."""
+    from alliance_digest.db.models import Source
+
+    arctic = tmp_path / "arctic.toml"
+    arctic.write_text('[digest]\ntitle = "Arctic Affairs Digest"\n[topic]\nterms = {"sea ice" = 2.0}\n'
+                      '[[sources]]\nname = "Polar Wire"\nurl = "https://polar.example/feed"\n', "utf-8")
+    home = tmp_path / "arctic-ws"
+    made = cli(None, "init", str(home), "--profile", str(arctic))
+    assert made.exit_code == 0 and "1 source(s) from the profile registered" in made.output, made.output
+    assert list(Source.objects.values_list("name", flat=True)) == ["Polar Wire"]
+    assert "Arctic Affairs Digest" in (home / "digest.toml").read_text("utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[digest]\ntitle = "X"\n[topic]\nthreshold = 0.3\n', "utf-8")
+    refused = cli(None, "init", str(tmp_path / "never"), "--profile", str(bad))
+    assert refused.exit_code != 0 and "nothing could be found relevant" in refused.output
+    assert not (tmp_path / "never").exists()
+
+    # a workspace made with the default profile, whose profile is then replaced by another digest's
+    other = tmp_path / "replaced"
+    assert cli(None, "init", str(other)).exit_code == 0
+    (other / "digest.toml").write_text(arctic.read_text("utf-8"), "utf-8")
+    listed = cli(other, "sources", "list")
+    assert "note: 16 source(s) came from an earlier digest.toml and are no longer in it" in listed.stderr
+    pruned = cli(other, "sources", "remove", "--left-by-profile")
+    assert pruned.exit_code == 0 and pruned.output.count("removed source") == 16
+    assert list(Source.objects.values_list("name", flat=True)) == ["Polar Wire"]
+    assert "note:" not in cli(other, "sources", "list").stderr

@@ -90,23 +90,38 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--profile", "profile_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+              help="Start from this digest.toml (another digest's profile) instead of the US-Japan one.")
 @click.pass_obj
-def init(obj: Context, directory: str | None) -> None:
+def init(obj: Context, directory: str | None, profile_file: Path | None) -> None:
     """Create a workspace in DIRECTORY (default: --home, else the current directory).
 
-    Writes digest.toml (the US-Japan Alliance Digest profile, ready to edit)
-    and an SQLite database in WAL mode.
+    Writes digest.toml (the US-Japan Alliance Digest profile, ready to edit,
+    or a copy of --profile FILE, checked first; relative paths in it are read
+    from the workspace) and an SQLite database in WAL mode, and registers the
+    profile's sources.
     """
+    from alliance_digest.profile import ProfileError, load_profile
     from alliance_digest.workspace import WorkspaceError, init as init_workspace
 
+    text = None
+    if profile_file is not None:
+        if not profile_file.is_file():
+            raise click.ClickException(f"{profile_file}: no such file (--profile names a digest.toml to start from)")
+        try:
+            load_profile(profile_file)  # a profile that cannot work makes no workspace
+            text = profile_file.read_text("utf-8-sig")
+        except ProfileError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (OSError, UnicodeError) as exc:
+            raise click.ClickException(f"{profile_file}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
     target = Path(directory or obj.home or ".")
     try:
-        path = init_workspace(target)
+        path = init_workspace(target, text)
     except WorkspaceError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created workspace {path} (profile: {path / 'digest.toml'})")
     from alliance_digest import sources
-    from alliance_digest.profile import ProfileError, load_profile
 
     try:
         added = sources.seed_from_profile(load_profile(path / "digest.toml"))
@@ -837,6 +852,11 @@ def _open_sources(obj: Context):
     from alliance_digest import sources
 
     sources.seed_from_profile(profile)
+    stale = sources.left_by_profile(profile)
+    if stale:
+        names = ", ".join(f"#{s.id} {s.name}" for s in stale[:5]) + (" ..." if len(stale) > 5 else "")
+        click.echo(f"note: {len(stale)} source(s) came from an earlier digest.toml and are no longer in it "
+                   f"({names}); they are still read: `digest sources remove --left-by-profile` removes them", err=True)
     return profile
 
 
@@ -915,19 +935,26 @@ def sources_add(obj: Context, url: str, name: str, kind: str, authority: float, 
 
 
 @sources_group.command("remove", short_help="Remove a source (its stored articles are kept).")
-@click.argument("ref", metavar="URL|ID")
+@click.argument("ref", metavar="URL|ID", required=False)
+@click.option("--left-by-profile", is_flag=True,
+              help="Remove every source an earlier digest.toml registered that the current one no longer lists.")
 @click.pass_obj
-def sources_remove(obj: Context, ref: str) -> None:
+def sources_remove(obj: Context, ref: str | None, left_by_profile: bool) -> None:
     """Remove a source by URL or id. Articles already stored from it are kept."""
+    if bool(ref) == left_by_profile:
+        raise click.UsageError("give a source (URL or id) or --left-by-profile, not both")
     profile = _open_sources(obj)
     from alliance_digest import sources
 
-    source = _find_source(ref)
-    try:
-        sources.remove(profile, source)
-    except sources.SourceError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"removed source {source.name} ({source.url}); its stored articles are kept")
+    chosen = sources.left_by_profile(profile) if left_by_profile else [_find_source(ref)]
+    for source in chosen:
+        try:
+            sources.remove(profile, source)
+        except sources.SourceError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"removed source {source.name} ({source.url}); its stored articles are kept")
+    if left_by_profile and not chosen:
+        click.echo("every source registered from a profile is still in digest.toml; nothing removed")
 
 
 @sources_group.command("check", short_help="Fetch sources now and say what each gave.")

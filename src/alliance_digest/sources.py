@@ -72,6 +72,16 @@ def in_profile(profile: Profile, source: Source) -> bool:
                for cfg in profile.sources)
 
 
+def left_by_profile(profile: Profile) -> list[Source]:
+    """Sources registered from digest.toml that it no longer lists (a profile replaced by another digest's).
+
+    Never removed automatically (their articles and history stay useful, and
+    an editor may rely on one); the CLI names them so the operator decides.
+    """
+    return [source for source in Source.objects.filter(origin="profile", enabled=True).order_by("id")
+            if not in_profile(profile, source)]
+
+
 def with_db_sources(profile: Profile) -> Profile:
     """A copy of ``profile`` whose sources are the database's, then the profile's not in it.
 
