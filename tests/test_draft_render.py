@@ -155,3 +155,23 @@ def test_an_angle_bracket_in_article_text_reads_as_written_in_every_format(plain
     html = str(markdown_html(escaped))
     assert "\\" not in html and "<a " not in html and "<b>" not in html
     assert markdown_text(escaped, []) == plain
+
+
+def test_a_summary_in_two_paragraphs_stays_two_paragraphs_in_every_format(ingested, cli):
+    """Editors may write two paragraphs: no <p> inside <p>, no text falling out of the Markdown list item."""
+    import lxml.html
+
+    from alliance_digest.db.models import Story
+
+    assert cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08").exit_code == 0
+    story = Story.objects.filter(selected=True).first()
+    story.summary_markdown = "Tokyo and Washington **agreed** a pact.\r\n\r\nTalks resume in [May](https://a.example/may)."
+    story.save()
+    html = cli(ingested, "render", "latest", "--format", "html").output
+    assert "<p><p>" not in html
+    item = lxml.html.fromstring(html).get_element_by_id("story-1")
+    assert [p.text_content() for p in item.findall("p")] == ["Tokyo and Washington agreed a pact.", "Talks resume in May."]
+    md = cli(ingested, "render", "latest").output
+    assert "- Tokyo and Washington **agreed** a pact.\n\n  Talks resume in [May](https://a.example/may)." in md
+    txt = cli(ingested, "render", "latest", "--format", "txt").output
+    assert "Tokyo and Washington agreed a pact.\n\nTalks resume in May [1]." in txt

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html as _html
 import json
 import re
+import string
 import unicodedata
 from datetime import date
 from functools import lru_cache
@@ -59,6 +60,20 @@ def _plain_paragraphs(text: str) -> str:
     return "<br>".join(escaped.splitlines())
 
 
+_COMMONMARK_ESCAPES = list(string.punctuation)  # CommonMark: any ASCII punctuation may be escaped
+
+
+def summary_paragraphs(text: str) -> list[Markup]:
+    """A story's summary as its paragraphs (blank-line separated), each sanitised inline HTML.
+
+    Editors may write a story in two paragraphs; every format keeps them as
+    paragraphs (never a ``<p>`` inside a ``<p>``, never text that falls out
+    of the Markdown list item).
+    """
+    chunks = (text or "").replace("\r\n", "\n").split("\n\n")
+    return [html for html in (markdown_html(chunk.strip()) for chunk in chunks if chunk.strip()) if str(html).strip()]
+
+
 @lru_cache(maxsize=4096)
 def markdown_html(text: str) -> Markup:
     """Inline Markdown to sanitised HTML: raw HTML and unsafe URLs never pass.
@@ -73,7 +88,7 @@ def markdown_html(text: str) -> Markup:
     md = _markdown.Markdown()
     # CommonMark lets any punctuation be backslash-escaped and ``md_escape`` writes ``\<``; Python-Markdown
     # knows no ``\<`` (it would print the backslash): teach it, so every output reads "<" as written.
-    md.ESCAPED_CHARS = [*md.ESCAPED_CHARS, "<"]
+    md.ESCAPED_CHARS = _COMMONMARK_ESCAPES
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
     try:
@@ -176,7 +191,7 @@ _env = Environment(
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
 )
 _env.filters.update(markdown_html=markdown_html, long_date=long_date, md=md_inline, safe_url=safe_url,
-                    text_wrap=text_wrap)
+                    text_wrap=text_wrap, paragraphs=summary_paragraphs)
 
 
 def render(data: dict, fmt: str) -> str:
@@ -189,7 +204,8 @@ def render(data: dict, fmt: str) -> str:
     if fmt == "txt":
         links: list[str] = []
         context["text_stories"] = [
-            {"headline": s["headline"], "summary": markdown_text(s["summary_markdown"], links)}
+            {"headline": s["headline"],
+             "paragraphs": [html_text(str(p), links) for p in summary_paragraphs(s["summary_markdown"])]}
             for s in data["stories"]]
         context["links"] = links
     return _env.get_template(f"issue.{fmt}.j2").render(**context)

@@ -22,7 +22,7 @@ import css_inline
 from lxml import html as lxml_html
 from markupsafe import Markup
 
-from alliance_digest.render import _env, html_text, markdown_html, safe_url
+from alliance_digest.render import _env, html_text, safe_url, summary_paragraphs
 
 PREHEADER_CHARS = 140
 IMAGE_WIDTH = 552  # the 600 px column less its padding
@@ -77,14 +77,8 @@ def preheader_text(data: dict) -> str:
 def story_paragraphs(summary_markdown: str) -> list[Markup]:
     """A summary as sanitised HTML paragraphs whose links are all absolute."""
     paragraphs = []
-    for chunk in (summary_markdown or "").replace("\r\n", "\n").split("\n\n"):
-        if not chunk.strip():
-            continue
-        # Python-Markdown leaves ``\$`` (the drafts' escaped dollar) as is
-        fragment = str(markdown_html(chunk)).replace("\\$", "$")
-        if not fragment.strip():
-            continue
-        tree = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    for fragment in summary_paragraphs(summary_markdown):
+        tree = lxml_html.fragment_fromstring(str(fragment), create_parent="div")
         for anchor in list(tree.iter("a")):
             href = absolute_url(anchor.get("href"))
             if href:
