@@ -352,8 +352,15 @@ def test_published_issues_have_a_pdf_edition_made_once(site):
     stamp = kept.stat().st_mtime_ns
     again = client().get("/issues/1-1.pdf")
     assert again.content == first.content and kept.stat().st_mtime_ns == stamp  # served from the file
+    assert first["ETag"] and first["Last-Modified"]  # validators from the first answer, made by that request
     assert client().get("/issues/1-1.pdf", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
     assert client().get("/issues/9-9.pdf").status_code == 404
+    # later the whole edition (with its image) is made: a reader holding the first must get it
+    whole = kept.with_name(kept.name.replace(".no-image.pdf", ".pdf"))
+    whole.write_bytes(first.content + b"\n% with the lead image\n")
+    fresh = client().get("/issues/1-1.pdf", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert fresh.status_code == 200 and fresh.content == whole.read_bytes() and fresh["ETag"] != first["ETag"]
+    assert client().get("/issues/1-1.pdf", HTTP_IF_NONE_MATCH=fresh["ETag"]).status_code == 304
 
 
 def test_readers_arriving_together_wait_for_one_pdf_rendering(site, monkeypatch):

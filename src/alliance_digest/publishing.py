@@ -15,7 +15,8 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
+from pathlib import Path
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -85,6 +86,37 @@ def permalink(profile: Profile, issue: Issue) -> str:
 PDF_RETRY_IMAGE_AFTER = 3600  # seconds: a PDF made without its lead image is remade after this
 
 
+def _pdf_files(profile: Profile, issue: Issue) -> tuple[Path, Path]:
+    """The PDF with every part, and the one made while the lead image could not be read."""
+    digest = hashlib.sha256(json.dumps(issue.frozen, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    whole = profile.base_dir / "cache" / "pdf" / f"issue-{issue.volume}-{issue.number}-{digest}.pdf"
+    return whole, whole.with_suffix(".no-image.pdf")
+
+
+def _kept_pdf(whole: Path, partial: Path) -> Path | None:
+    if whole.exists():
+        return whole
+    if partial.exists() and time.time() - partial.stat().st_mtime < PDF_RETRY_IMAGE_AFTER:
+        return partial
+    return None
+
+
+def pdf_version(profile: Profile, issue: Issue) -> tuple[str, datetime] | None:
+    """Which PDF file a reader gets now (its name and time), for HTTP validators; None when none is made yet.
+
+    The bytes of one issue's PDF change once: from the edition made without
+    its lead image to the whole one. Validators must change with them, or a
+    reader holding the first would be told it is current forever.
+    """
+    path = _kept_pdf(*_pdf_files(profile, issue))
+    if path is None:
+        return None
+    try:
+        return path.name, datetime.fromtimestamp(path.stat().st_mtime, tz=dt_timezone.utc)
+    except OSError:
+        return None
+
+
 def pdf_edition(profile: Profile, issue: Issue) -> bytes:
     """The PDF edition of a published issue, made once and kept in the workspace (``cache/pdf/``).
 
@@ -95,17 +127,12 @@ def pdf_edition(profile: Profile, issue: Issue) -> bytes:
     """
     from alliance_digest.render.pdf import lead_image_loader, render_pdf
 
-    digest = hashlib.sha256(json.dumps(issue.frozen, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    folder = profile.base_dir / "cache" / "pdf"
-    whole = folder / f"issue-{issue.volume}-{issue.number}-{digest}.pdf"
-    partial = whole.with_suffix(".no-image.pdf")
+    whole, partial = _pdf_files(profile, issue)
+    folder = whole.parent
 
     def kept() -> bytes | None:
-        if whole.exists():
-            return whole.read_bytes()
-        if partial.exists() and time.time() - partial.stat().st_mtime < PDF_RETRY_IMAGE_AFTER:
-            return partial.read_bytes()
-        return None
+        path = _kept_pdf(whole, partial)
+        return path.read_bytes() if path else None
 
     found = kept()
     if found is not None:

@@ -28,6 +28,7 @@ from django.shortcuts import render as render_template
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import condition, require_safe
 
 from alliance_digest import __version__, publishing
@@ -182,12 +183,20 @@ def issue_page(request, volume: int, number: int):
 # ---------------------------------------------------------------------- pdf ---
 
 def _pdf_etag(request, volume: int, number: int) -> str | None:
+    """Changes with the file served (the edition made without its lead image, then the whole one)."""
     issue = _published(request, volume, number)
-    return _fingerprint(request, "pdf", issue.frozen, issue.published_at) if issue else None
+    version = issue and publishing.pdf_version(current_profile(), issue)
+    return _fingerprint(request, "pdf", issue.frozen, issue.published_at, version[0]) if version else None
+
+
+def _pdf_modified(request, volume: int, number: int):
+    issue = _published(request, volume, number)
+    version = issue and publishing.pdf_version(current_profile(), issue)
+    return max(issue.published_at, version[1]) if version else None
 
 
 @require_safe
-@condition(etag_func=_pdf_etag, last_modified_func=_issue_modified)
+@condition(etag_func=_pdf_etag, last_modified_func=_pdf_modified)
 def issue_pdf(request, volume: int, number: int):
     from alliance_digest.render.pdf import PdfUnavailable
 
@@ -201,6 +210,11 @@ def issue_pdf(request, volume: int, number: int):
                             content_type="text/plain; charset=utf-8")
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="issue-{issue.volume}-{issue.number}.pdf"'
+    if not response.has_header("ETag"):  # made by this request: validators of the file just made
+        etag, modified = _pdf_etag(request, volume, number), _pdf_modified(request, volume, number)
+        if etag:
+            response["ETag"] = quote_etag(etag)
+            response["Last-Modified"] = http_date(modified.timestamp())
     return _headers(response)
 
 
