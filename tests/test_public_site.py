@@ -224,6 +224,8 @@ def test_permalink_shows_the_frozen_issue_and_is_404_before_publishing(site):
     assert "public" in response["Cache-Control"] and response.has_header("Last-Modified")
     again = client().get("/issues/1-1/", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
+    for header in ("Cache-Control", "Referrer-Policy", "Content-Security-Policy"):  # a 304 repeats them
+        assert again[header] == response[header], header
     assert client().head("/issues/1-1/").status_code == 200
     assert client().post("/issues/1-1/").status_code == 405
 
@@ -289,7 +291,8 @@ def test_atom_feed_has_one_entry_per_published_issue(site):
     assert second.status_code == 200  # the feed changed: the old ETag no longer matches
     parsed = feedparser.parse(second.content)
     assert [e.link for e in parsed.entries] == [f"{SITE}/issues/1-2/", f"{SITE}/issues/1-1/"]
-    assert client().get("/feed.atom", HTTP_IF_NONE_MATCH=second["ETag"]).status_code == 304
+    unchanged = client().get("/feed.atom", HTTP_IF_NONE_MATCH=second["ETag"])
+    assert unchanged.status_code == 304 and unchanged["Cache-Control"] == second["Cache-Control"]
 
 
 # ---- hostile content ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ edition, ``issues/<V>-<N>.pdf``) and ``feed.atom``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from html import escape
@@ -51,6 +52,21 @@ def _headers(response, csp: str = CSP):
     response["Referrer-Policy"] = "no-referrer"
     patch_cache_control(response, public=True, max_age=MAX_AGE)
     return response
+
+
+def _revalidated(csp: str = CSP):
+    """A 304 repeats the page's own headers (Cache-Control above all, RFC 9110 15.4.5).
+
+    ``condition`` answers 304 before the view runs, so without this a
+    revalidated page would lose its caching rules and its policies.
+    """
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            return _headers(response, csp) if response.status_code == 304 else response
+        return inner
+    return wrap
 
 
 def _base_url(request, profile) -> str:
@@ -94,6 +110,7 @@ def _archive_modified(request):
 
 
 @require_safe
+@_revalidated()
 @condition(etag_func=_archive_etag, last_modified_func=_archive_modified)
 def archive(request):
     profile = current_profile()
@@ -162,6 +179,7 @@ def _with_navigation(page: str, canonical: str, feed_url: str, feed_title: str, 
 
 
 @require_safe
+@_revalidated()
 @condition(etag_func=_issue_etag, last_modified_func=_issue_modified)
 def issue_page(request, volume: int, number: int):
     if request.path != publishing.issue_path(volume, number):  # /issues/01-01/: one address per issue
@@ -196,6 +214,7 @@ def _pdf_modified(request, volume: int, number: int):
 
 
 @require_safe
+@_revalidated()
 @condition(etag_func=_pdf_etag, last_modified_func=_pdf_modified)
 def issue_pdf(request, volume: int, number: int):
     from alliance_digest.render.pdf import PdfUnavailable
@@ -302,6 +321,7 @@ _feed_view = IssuesFeed()
 
 
 @require_safe
+@_revalidated(FEED_CSP)
 @condition(etag_func=_feed_etag, last_modified_func=_feed_modified)
 def feed(request):
     return _headers(_feed_view(request), csp=FEED_CSP)
