@@ -72,6 +72,9 @@ def test_send_delivers_each_active_subscriber_once_with_unsubscribe_headers(demo
         result = cli(demo_home, "send", "1.1")
         assert result.exit_code == 0, result.output
         assert "send finished: 2 sent now" in result.output
+        # the demo still has the default profile's placeholders: the operator is told what breaks
+        assert "warning: [digest] site_url is https://digest.example.org, a placeholder" in result.stderr
+        assert "warning: [email] from is digest@example.org, a placeholder domain" in result.stderr
         # the email links to the archive, so sending published the issue first
         assert "published issue 1.1 on the archive" in result.output
         assert services.find_issue("1.1").status == "published"
@@ -319,3 +322,17 @@ def test_two_sends_started_at_the_same_moment_make_one_send(demo_home, cli):
         with pytest.raises(delivery.DeliveryError, match="started at the same moment"):
             delivery.send_issue(load_profile(demo_home / "digest.toml"), stale)
         assert sink.recorder.received() == {}
+
+
+def test_no_placeholder_warning_once_the_profile_names_real_addresses(demo_home, cli):
+    from alliance_digest import delivery
+    from alliance_digest.profile import load_profile
+
+    text = (demo_home / "digest.toml").read_text("utf-8")
+    text = text.replace('site_url = "https://digest.example.org"', 'site_url = "https://digest.alliance-next.jp"')
+    text = re.sub(r'(?m)^from = .*$', 'from = "Alliance Digest <digest@alliance-next.jp>"', text, count=1)
+    (demo_home / "digest.toml").write_text(text, "utf-8")
+    assert delivery.placeholder_warnings(load_profile(demo_home / "digest.toml")) == []
+    for host, placeholder in [("digest.example.com", True), ("news.test", True), ("x.example", True),
+                              ("examples.org", False), ("alliance.jp", False)]:
+        assert delivery._placeholder(host) is placeholder, host

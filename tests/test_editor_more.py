@@ -399,6 +399,7 @@ def test_send_from_the_web_delivers_and_reports_progress(client, demo, editor):
     client.post(url("approve"))
     page = client.get(ISSUE).content.decode()
     assert "Send to 3 subscribers" in page and 'id="send-confirm"' in page
+    assert "Before sending: [digest] site_url is https://digest.example.org, a placeholder" in page
     assert "Sending also publishes the issue on the public archive" in page
     unconfirmed = client.post(url("send"), {}, follow=True)
     assert "tick the box" in unconfirmed.content.decode() and not IssueEdit.objects.filter(action="send").exists()

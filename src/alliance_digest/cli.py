@@ -677,6 +677,8 @@ def send(obj: Context, issue: str, tests: tuple[str, ...], dry_run: bool) -> Non
             sent = delivery.send_test(profile, found, list(tests))
             click.echo(f"test send of issue {found.key} to {', '.join(sent)}")
             return
+        for warning in delivery.placeholder_warnings(profile):
+            click.echo(f"warning: {warning}", err=True)
         stop = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *a: stop.set())
         bar = tqdm(total=None, unit="msg", disable=not sys.stderr.isatty(), leave=False)

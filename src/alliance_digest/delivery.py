@@ -556,6 +556,38 @@ def _when(moment) -> str:
     return local.strftime("%H:%M %Z" if local.date() == today else "%Y-%m-%d %H:%M %Z").strip()
 
 
+_PLACEHOLDER_DOMAINS = ("example.org", "example.com", "example.net")
+_PLACEHOLDER_TLDS = ("example", "invalid", "test", "localhost")
+
+
+def _placeholder(host: str) -> bool:
+    """A reserved name (RFC 2606/6761): nothing real answers there."""
+    host = (host or "").lower().rstrip(".")
+    return (host in _PLACEHOLDER_DOMAINS or host.endswith(tuple("." + d for d in _PLACEHOLDER_DOMAINS))
+            or host.rpartition(".")[2] in _PLACEHOLDER_TLDS)
+
+
+def placeholder_warnings(profile: Profile) -> list[str]:
+    """What in the profile is still the example (the default profile's placeholders) and would break a real send.
+
+    Subscribers' unsubscribe and "View in your browser" links point at
+    ``site_url``; replies and bounces go to the From address: left at the
+    placeholders, the links are dead (a compliance problem, not only a
+    cosmetic one) and returned mail is lost. Said before every real send.
+    """
+    from urllib.parse import urlsplit
+
+    warnings = []
+    site = profile.site_url or ""
+    if _placeholder(urlsplit(site).hostname or ""):
+        warnings.append(f"[digest] site_url is {site}, a placeholder: the unsubscribe and web links in these "
+                        "emails will not work; set it to where the site answers")
+    sender = parseaddr(profile.email.from_address)[1]
+    if _placeholder(sender.rpartition("@")[2]):
+        warnings.append(f"[email] from is {sender}, a placeholder domain: replies and bounces will be lost")
+    return warnings
+
+
 def send_issue(profile: Profile, issue: Issue, dry_run: bool = False,
                progress: Callable[[int], None] | None = None,
                stop: threading.Event | None = None,

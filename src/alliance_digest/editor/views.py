@@ -299,8 +299,10 @@ def issue_page(request, volume: int, number: int):
     else:
         from alliance_digest.editor import sending
 
+        from alliance_digest.delivery import placeholder_warnings
+
         context["send"] = {"progress": sending.progress(profile, issue), "recipients": sending.recipients(issue),
-                           "running": sending.running(issue)}
+                           "running": sending.running(issue), "warnings": placeholder_warnings(profile)}
     return render(request, "digest_editor/issue.html", {**context,
         "profile": profile, "issue": issue, "label": profile.numbering.label(issue.volume, issue.number),
         "editable": editable, "selected": selected, "candidates": candidates,
