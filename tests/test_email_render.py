@@ -167,6 +167,13 @@ def test_test_send_says_so_without_unsubscribe(sample):
         assert "This is a test send." in part
         assert "Unsubscribe" not in part and "unsubscribe" not in part.lower()
     assert "View in your browser" not in parts.html
+    # a test send of a draft links where the issue will be: it says those links wait for publishing
+    drafted = _build({**data, "status": "draft"}, profile, web_url=WEB)
+    assert "View in your browser" in drafted.html
+    for part in (drafted.html, " ".join(drafted.text.split())):
+        assert "The web and PDF links work once the issue is published." in part
+    published = _build({**data, "status": "published"}, profile, web_url=WEB)
+    assert "once the issue is published" not in published.html + published.text
 
 
 def test_hostile_headline_and_summary_are_inert(sample):
