@@ -93,8 +93,13 @@ def test_redrafting_a_window_needs_replace_and_keeps_the_number(ingested, cli):
     cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08")
     again = cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08")
     assert again.exit_code == 1 and "already holds a draft" in again.output and "--replace" in again.output
+    # the publisher renames the digest before approving: the redraft carries the profile's new title
+    toml = ingested / "digest.toml"
+    toml.write_text(toml.read_text("utf-8").replace('title = "US-Japan Alliance Digest"',
+                                                    'title = "Pacific Alliance Digest"', 1), "utf-8")
     replaced = cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08", "--replace")
     assert replaced.exit_code == 0 and "issue 1.1" in replaced.output
+    assert cli(ingested, "render", "latest").output.startswith("# Pacific Alliance Digest")
 
 
 def test_default_window_is_the_cadence_ending_today(ingested, cli):

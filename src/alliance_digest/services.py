@@ -393,6 +393,9 @@ def draft_issue(profile: Profile, window: Window, replace: bool = False,
             redraft(existing, composition, user, composed_after=seen)
         except EditError as exc:
             raise ServiceError(str(exc)) from None
+        # the digest's title follows the profile until approval (a profile edited since the first draft)
+        Issue.objects.filter(pk=existing.pk, status=Issue.Status.DRAFT).exclude(title=profile.title).update(
+            title=profile.title)
         return Issue.objects.get(pk=existing.pk), composition
     try:
         with transaction.atomic():
