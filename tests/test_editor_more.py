@@ -116,6 +116,16 @@ def test_merge_then_restore_brings_both_stories_back(client, editor):
         "not in this issue&#x27;s history") == 1
 
 
+def test_split_keeps_the_text_an_editor_wrote_and_says_to_check_it(client):
+    source = next(pk for pk in selected_ids() if len(article_ids(pk)) >= 2)
+    written = "Allies **agree** a new command, editors' own words."
+    client.post(url("edit", source), {f"s{source}-headline": "Editors' headline",
+                                      f"s{source}-summary_markdown": written})
+    response = client.post(url("split", source), {"articles": article_ids(source)[-1:]}, follow=True)
+    assert "keeps the text an editor wrote: check it no longer cites them" in response.content.decode()
+    assert (story(source).headline, story(source).summary_markdown) == ("Editors' headline", written)
+
+
 def test_split_moves_the_ticked_articles_into_a_new_candidate(client):
     from alliance_digest.db.models import IssueEdit
 
@@ -126,9 +136,16 @@ def test_split_moves_the_ticked_articles_into_a_new_candidate(client):
     page = client.get(ISSUE).content.decode()
     assert f'action="{url("split", source)}"' in page and f'name="articles" value="{moving[0]}"' in page
 
+    from alliance_digest.db.models import Article
+
+    moved_url = Article.objects.get(pk=moving[0]).url
+    assert moved_url in story(source).summary_markdown  # the machine's draft cites every article
     response = client.post(url("split", source), {"articles": moving}, follow=True)
     assert "Split into the new candidate" in response.content.decode()
+    assert "drafted again from the articles it keeps" in response.content.decode()
     assert article_ids(source) == links[:-1]
+    left = story(source)  # never edited by hand: drafted again, so it no longer quotes what left
+    assert moved_url not in left.summary_markdown and left.summary_markdown and left.headline
     new_id = (set(candidate_ids()) - set(candidates_before)).pop()
     new = story(new_id)
     assert not new.selected and article_ids(new_id) == moving

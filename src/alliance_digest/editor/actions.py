@@ -404,7 +404,13 @@ def merge(profile, issue: Issue, target_id, absorbed_id, user) -> tuple[Story, S
 
 
 def split(profile, issue: Issue, story_id, article_ids: list, user) -> Story:
-    """The chosen articles leave the story for a new candidate story, drafted and scored like the machine's."""
+    """The chosen articles leave the story for a new candidate story, drafted and scored like the machine's.
+
+    The story they left is drafted again from the articles it keeps, unless
+    an editor wrote its text (then it is theirs to adjust): a machine draft
+    must not go on quoting and linking articles that are no longer its own.
+    ``Story.redrafted`` (an attribute of the returned story) says which.
+    """
     from alliance_digest.db.models import StoryArticle
     from alliance_digest.editor.drafting import draft_story, rescore
 
@@ -431,7 +437,15 @@ def split(profile, issue: Issue, story_id, article_ids: list, user) -> Story:
                 link.save(update_fields=["position"])
         draft = draft_story(profile, issue, [link.article for link in moving])
         new = _place_candidate(issue, draft)
-        rescore(profile, issue, story)
+        written = issue.edits.filter(story=story, action__in=[IssueEdit.Action.EDIT, IssueEdit.Action.ADD]).exists()
+        if written:
+            rescore(profile, issue, story)
+        else:
+            again = draft_story(profile, issue, [link.article for link in links if link not in moving])
+            story.headline, story.summary_markdown = again.headline, again.summary_markdown
+            story.score, story.reasons, story.terms = again.score, again.reasons, again.terms_weights
+            story.save(update_fields=["headline", "summary_markdown", "score", "reasons", "terms"])
+        new.redrafted = not written
         _follow_lead_image(issue)
         _decide(issue, user, story, EditorDecision.Decision.SPLIT, None, None, stayed_urls, moved_urls)
         _record(issue, user, IssueEdit.Action.SPLIT, new, headline=new.headline,

@@ -514,7 +514,9 @@ def merge(request, volume: int, number: int):
 def split(request, volume: int, number: int, story_id: int):
     def do(issue):
         new = actions.split(_profile(), issue, story_id, request.POST.getlist("articles"), request.user)
-        return f"Split into the new candidate “{new.headline}” (candidate {new.position})."
+        kept = ("The story they left was drafted again from the articles it keeps." if new.redrafted else
+                "The story they left keeps the text an editor wrote: check it no longer cites them.")
+        return f"Split into the new candidate “{new.headline}” (candidate {new.position}). {kept}"
     return _act(request, volume, number, do, anchor=f"story-{story_id}")
 
 
