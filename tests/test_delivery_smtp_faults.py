@@ -87,7 +87,7 @@ def statuses():
 def test_list_unsubscribe_stays_literal_for_every_parser(demo_home, cli):
     """RFC 8058 one-click needs the literal URL: no RFC 2047 encoded-words, folded only after the comma."""
     with SmtpSink() as sink:
-        configure(demo_home, sink.port)
+        configure(demo_home, sink.port, unsubscribe_mailto="unsubscribe@example.org")
         subscribe(active=["a.rather.long.address.for.testing@subscribers.example.com"])
         cli(demo_home, "approve", "1.1")
         assert cli(demo_home, "send", "1.1").exit_code == 0
@@ -361,6 +361,7 @@ def test_dry_run_lists_who_would_get_it(demo_home, cli):
     cli(demo_home, "approve", "1.1")
     result = cli(demo_home, "send", "1.1", "--dry-run")
     assert result.exit_code == 0
-    lines = result.output.splitlines()
+    assert "warning: [digest] site_url is https://digest.example.org" in result.stderr  # said before a dry run too
+    lines = result.stdout.splitlines()
     assert lines[:2] == ["ann@example.com", "Bob@Example.com"]
     assert "2 subscriber(s) would receive issue 1.1" in lines[2] and "pat@example.com" not in result.output

@@ -216,6 +216,8 @@ def test_permalink_shows_the_frozen_issue_and_is_404_before_publishing(site):
     padded = client().get("/issues/01-001/")
     assert padded.status_code == 301 and padded["Location"] == "/issues/1-1/"  # one address per issue
     assert "Note to editors" not in page
+    # the lead image has no description: an empty alt, not the outlet's name again (the caption credits it)
+    assert re.search(r'<img src="[^"]+" alt="">\s*<figcaption>Image Source: ', page)
     # the same security headers as the subscription pages; cacheable and revalidatable
     assert "default-src 'none'" in response["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
