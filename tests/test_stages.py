@@ -319,3 +319,33 @@ def test_a_feed_only_paragraph_links_its_quoted_headline_whole_and_bolds_a_whole
     two.summary = "Finance ministers met in Canada for three days."
     assert "**[Officials from G-7 nations offered few details about their economic summit](" in \
         draft_summary(StoryDraft([two]))
+
+
+def test_folding_stories_of_one_development_is_the_profiles_choice():
+    """Two probes on one beat (cosine 0.25, two days apart) fold by default; a profile can keep them apart,
+    and a strict grouping threshold is never undone by the fold's "clearly alike" rule."""
+    from alliance_digest.pipeline.compose import _merge_same_events
+
+    day = datetime(2026, 9, 18, tzinfo=timezone.utc)
+
+    def story(pk, terms, days):
+        article = StoryArticle(id=pk, url=f"https://e.example/{pk}", title=f"Probe {pk}", text="",
+                               source="Ledger", published=day + timedelta(days=days), relevance=0.9)
+        return StoryDraft(articles=[article], terms_weights=terms)
+
+    def stories():  # cosine 0.25 (one shared term of four) and 0.5 (two of four)
+        return [story(1, {"probe": 1, "subsidies": 1, "goldwind": 1, "turbines": 1}, 0),
+                story(2, {"probe": 1, "nuctech": 1, "scanners": 1, "airports": 1}, 2),
+                story(3, {"probe": 1, "subsidies": 1, "crrc": 1, "trains": 1}, 30)]
+
+    assert [len(s.articles) for s in _merge_same_events(stories())] == [3]  # the default: one development
+    assert [len(s.articles) for s in _merge_same_events(stories(), developments=False)] == [2, 1]  # clearly alike only
+    assert [len(s.articles) for s in _merge_same_events(stories(), clearly=0.55, developments=False)] == [1, 1, 1]
+    from alliance_digest.profile import ProfileError
+
+    off = parse_profile(tomllib.loads(default_profile_text().replace("fold_developments = true",
+                                                                     "fold_developments = false")))
+    assert off.grouping_fold_developments is False
+    with pytest.raises(ProfileError, match="fold_developments must be true or false"):
+        parse_profile(tomllib.loads(default_profile_text().replace("fold_developments = true",
+                                                                   'fold_developments = "no"')))

@@ -139,6 +139,7 @@ class Profile:
     topic: TopicProfile
     ranking: RankingWeights
     grouping_threshold: float
+    grouping_fold_developments: bool = True  # fold related stories of one development (see compose)
     sources: list[SourceConfig] = field(default_factory=list)
     email: EmailSettings = field(default_factory=EmailSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
@@ -209,7 +210,7 @@ KNOWN_SETTINGS = {
     "numbering": {"format", "start_volume", "start_number", "issues_per_volume"},
     "topic": {"name", "entities", "terms", "exclusions", "threshold", "previews"},
     "topic.entities": {"name", "patterns", "required", "counts_as", "weight"},
-    "grouping": {"threshold"},
+    "grouping": {"threshold", "fold_developments"},
     "sources": {"name", "url", "kind", "authority", "category", "enabled", "site", "full_text"},
     "email": {"from", "reply_to", "list_id", "unsubscribe_mailto", "backend", "smtp_host", "smtp_port",
               "smtp_security", "smtp_user", "smtp_password_env", "concurrency", "rate_per_second",
@@ -425,6 +426,8 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
         topic=topic,
         ranking=ranking,
         grouping_threshold=number(grouping_t, "threshold", 0.18, float, 0, "grouping."),
+        grouping_fold_developments=_optional_bool(grouping_t, "fold_developments",
+                                                  f"{origin}: [grouping]") is not False,
         sources=sources,
         base_dir=base_dir,
     )

@@ -349,7 +349,8 @@ def compose_window(profile: Profile, window: Window, exclude: Issue | None = Non
     views = load_views(profile, window)
     return compose(views, window, profile.stories, profile.ranking, profile.topic.threshold,
                    profile.grouping_threshold, previous_terms(exclude), keep_all=keep_all,
-                   corrections=grouping_corrections(window, reviewed))
+                   corrections=grouping_corrections(window, reviewed),
+                   fold_developments=profile.grouping_fold_developments)
 
 
 def next_number(profile: Profile) -> tuple[int, int]:

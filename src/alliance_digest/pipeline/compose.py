@@ -117,7 +117,8 @@ def _apply_splits(grouping, articles: list[StoryArticle], corrections: Correctio
     return clusters
 
 
-def _merge_same_events(ranked: list[StoryDraft], corrections: Corrections | None = None) -> list[StoryDraft]:
+def _merge_same_events(ranked: list[StoryDraft], corrections: Corrections | None = None,
+                       clearly: float = SAME_EVENT_CLEARLY, developments: bool = True) -> list[StoryDraft]:
     """Fold a lower-ranked story into a higher one about the same event.
 
     Average linkage keeps borderline coverage apart; two such stories in one
@@ -133,6 +134,11 @@ def _merge_same_events(ranked: list[StoryDraft], corrections: Corrections | None
     as separate stories; see docs/QUALITY.md, session 7.)
     The editors' judgements (``corrections``) come first: stories judged
     one always fold, and no fold brings together articles judged apart.
+    ``clearly``: the caller passes at least its grouping threshold, so a
+    profile that groups strictly is not undone here; ``developments=False``
+    (``[grouping] fold_developments``) keeps only that clear case, for a
+    beat where many similar happenings run side by side (several
+    anti-subsidy probes in one fortnight are separate stories).
     """
     def span(story: StoryDraft) -> tuple[float, float] | None:
         stamps = [a.published.timestamp() for a in story.articles if a.published]
@@ -140,9 +146,9 @@ def _merge_same_events(ranked: list[StoryDraft], corrections: Corrections | None
 
     def same_event(a: StoryDraft, b: StoryDraft) -> bool:
         similarity = term_similarity(a.terms_weights, b.terms_weights)
-        if similarity >= SAME_EVENT_CLEARLY:
+        if similarity >= clearly:
             return True
-        if similarity < SAME_CYCLE:
+        if similarity < SAME_CYCLE or not developments:
             return False
         sa, sb = span(a), span(b)
         gap = max(0.0, max(sa[0], sb[0]) - min(sa[1], sb[1])) if sa and sb else 0.0
@@ -192,7 +198,7 @@ def _merge_same_events(ranked: list[StoryDraft], corrections: Corrections | None
 def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: ranking.Weights,
             relevance_threshold: float, grouping_threshold: float,
             previous: list[dict[str, float]] | None = None, keep_all: bool = False,
-            corrections: Corrections | None = None) -> Composition:
+            corrections: Corrections | None = None, fold_developments: bool = True) -> Composition:
     """Group, rank, select the top ``wanted`` relevant stories and draft their text.
 
     Every article in the window is grouped into events (so look-alike
@@ -212,7 +218,8 @@ def compose(articles: list[StoryArticle], window: Window, wanted: int, weights: 
     grouping = _event_grouping(articles, grouping_threshold, corrections=corrections)
     stories = _stories(articles, grouping, keep=lambda article: article.relevance >= floor)
     ranked = ranking.rank(stories, weights, window.start_dt, window.end_dt, relevance_threshold, previous)
-    relevant = _merge_same_events([s for s in ranked if s.relevant], corrections)
+    relevant = _merge_same_events([s for s in ranked if s.relevant], corrections,
+                                  clearly=max(SAME_EVENT_CLEARLY, grouping_threshold), developments=fold_developments)
     for story in relevant:  # merged stories: rescore with their combined coverage
         ranking.score_story(story, weights, window.start_dt, window.end_dt, previous or [])
     relevant.sort(key=lambda s: (-s.score, s.articles[0].id))
