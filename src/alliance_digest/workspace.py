@@ -101,6 +101,12 @@ def init(path: Path, profile_text: str | None = None) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         (path / PROFILE_NAME).write_text(profile_text or default_profile_text(), "utf-8")
         (path / PROFILE_NAME).chmod(0o600)  # it may come to hold a database URL with its password
+        key = path / "secret_key"  # signs sessions and unsubscribe links (settings.py reads it)
+        if not key.exists():
+            import secrets
+
+            key.write_text(secrets.token_urlsafe(50))
+            key.chmod(0o600)
     except OSError as exc:
         raise WorkspaceError(f"{path}: cannot create a workspace there ({exc.strerror or exc})") from None
     setup_django(path)
