@@ -122,3 +122,31 @@ def test_articles_lists_scores_with_their_reasons(home, cli, tmp_path):
 def test_init_refuses_to_overwrite_a_workspace(home, cli):
     result = cli(None, "init", home)
     assert result.exit_code == 1 and "already a workspace" in result.output
+
+
+def test_an_outlets_own_item_replaces_a_copy_stored_first_under_its_url(home, cli, tmp_path):
+    """A newsletter listing a State Department URL with its own words must not speak for the Department."""
+    import json
+
+    from alliance_digest.db.models import Article
+
+    url = "https://www.state.gov/secretary-meets-japanese-foreign-minister/"
+    copy = {"url": url, "title": "State Dept says US will withdraw all forces from Japan",
+            "summary": "The United States will withdraw all forces from Japan, a blog claims.",
+            "published": "2026-11-03T09:00:00Z", "source": "Random Blog"}
+    own = {"url": url, "title": "Secretary Meets Japanese Foreign Minister",
+           "summary": "The Secretary met Japan's Foreign Minister in Washington to discuss the alliance.",
+           "published": "2026-11-03T10:00:00Z", "source": "U.S. Department of State"}
+    def write(name, row):
+        (tmp_path / name).write_text(json.dumps(row) + "\n", "utf-8")
+        return tmp_path / name
+
+    assert cli(home, "ingest", write("copy.jsonl", copy)).exit_code == 0
+    result = cli(home, "ingest", write("own.jsonl", own))
+    assert result.exit_code == 0 and "1 copies replaced by their own outlet's item" in result.output, result.output
+    article = Article.objects.get()
+    assert (article.title, article.source) == (own["title"], "U.S. Department of State")
+    assert "withdraw" not in article.summary and article.relevance_version
+    # the other way round nothing changes: a copy never replaces the outlet's own item
+    again = cli(home, "ingest", write("copy2.jsonl", {**copy, "title": "Another blog title"}))
+    assert "replaced" not in again.output and Article.objects.get().title == own["title"]

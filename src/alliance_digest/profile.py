@@ -164,6 +164,13 @@ class Profile:
                 return src.authority
         return 0.5
 
+    def owns(self, source_name: str, url: str) -> bool:
+        """Whether the source called ``source_name`` is the outlet at ``url``'s host (its own article, not a copy)."""
+        host = _host(url)
+        name = (source_name or "").strip().lower()
+        return bool(host and name) and any(
+            src.name.lower() == name and host in (_host(src.site), _host(src.url)) for src in self.sources)
+
     def resolve(self, location: str) -> str:
         """A source location with relative paths taken from the workspace."""
         if "://" in location:

@@ -46,6 +46,7 @@ class IngestReport:
     new: int = 0
     duplicate: int = 0
     enriched: int = 0
+    superseded: int = 0  # copies replaced by their own outlet's item
     failed: int = 0  # inputs or items that could not be read
     inputs: int = 0
     inputs_failed: int = 0
@@ -53,6 +54,8 @@ class IngestReport:
 
     def summary(self) -> str:
         extra = f" ({self.enriched} with new details)" if self.enriched else ""
+        if self.superseded:
+            extra += f" ({self.superseded} copies replaced by their own outlet's item)"
         return (f"ingested {self.inputs} input(s): {self.new} new, {self.duplicate} duplicate{extra}, "
                 f"{self.failed} failed")
 
@@ -128,8 +131,11 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
     A batch the database refuses is written again one article at a time, so
     one bad item costs only itself (reported in ``report.problems``).
     """
+    from alliance_digest.sources import with_db_sources
+
     scorer = scorer or make_scorer(profile)
     version = topic_version(profile)
+    outlets = with_db_sources(profile)
     for rec in records:
         for name in _RECORD_TEXT:
             setattr(rec, name, drop_controls(getattr(rec, name)))
@@ -150,6 +156,14 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
                 or (by_hash.get(rec.content_hash) if rec.hash_identifies else None)
             if known is not None:
                 report.duplicate += 1
+                if known.canonical_url == rec.canonical_url and known.source != rec.source \
+                        and outlets.owns(rec.source, rec.canonical_url) \
+                        and not outlets.owns(known.source, known.canonical_url):
+                    _supersede(known, rec, scorer, version)
+                    report.superseded += 1
+                    if known.pk:
+                        to_update[known.pk] = known
+                    continue
                 if _enrich(known, rec, scorer, version):
                     report.enriched += 1
                     if known.pk:
@@ -190,7 +204,7 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
                                                    f"{article.url}: not stored: {first_line}"))
 
 
-_UPDATED_FIELDS = ["text", "summary", "author", "image_url", "image_alt", "published",
+_UPDATED_FIELDS = ["title", "source", "url", "text", "summary", "author", "image_url", "image_alt", "published",
                    "relevance", "relevance_explanation", "relevance_version"]
 
 
@@ -198,6 +212,24 @@ def _write(new: list[Article], changed: list[Article]) -> None:
     Article.objects.bulk_create(new, batch_size=BATCH, ignore_conflicts=True)
     if changed:
         Article.objects.bulk_update(changed, _UPDATED_FIELDS, batch_size=BATCH)
+
+
+def _supersede(known: Article, rec: ArticleRecord, scorer: RelevanceScorer, version: str) -> None:
+    """The outlet's own item replaces a copy another source stored under its URL first.
+
+    A newsletter or aggregator may list an outlet's URL with its own title
+    and words; kept, the digest would quote those words as the outlet's (and
+    with its authority). Only an article the copy's source does not own is
+    replaced, and only by the source that owns the URL's host.
+    """
+    known.title, known.source, known.url = rec.title[:5000], rec.source[:300], rec.url
+    known.summary, known.text = rec.summary, rec.text
+    known.author = (rec.author or None) and rec.author[:500]
+    if rec.image:
+        known.image_url, known.image_alt = rec.image, rec.image_alt
+    known.published = rec.published or known.published
+    rel = scorer.score(known.title, known.text or known.summary)
+    known.relevance, known.relevance_explanation, known.relevance_version = rel.score, rel.explanation(), version
 
 
 def _enrich(known: Article, rec: ArticleRecord, scorer: RelevanceScorer, version: str) -> bool:
