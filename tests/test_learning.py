@@ -247,8 +247,12 @@ def test_after_learning_stored_articles_are_rescored_with_the_model(home, cli, t
     assert all("model" not in a.relevance_explanation for a in Article.objects.all())
 
     assert cli(home, "learn", _labels(tmp_path)).exit_code == 0
+    word = ARTICLES[0][1].split()[0]
+    matching = sum(word.lower() in title.lower() for _, title, _, _ in ARTICLES)
+    searched = cli(home, "articles", "--search", word)  # a search scores again only what it lists
+    assert f"{matching} article(s) scored again" in searched.stderr and matching < len(ARTICLES)
     listed = cli(home, "articles", "--explain")  # what was learned shows at once, not at the next draft
-    assert f"{len(ARTICLES)} article(s) scored again" in listed.stderr and "model:" in listed.output
+    assert f"{len(ARTICLES) - matching} article(s) scored again" in listed.stderr and "model:" in listed.output
     assert services.refresh_relevance(profile, window) == 0
     stored = {a.url: a for a in Article.objects.all()}
     for article in stored.values():

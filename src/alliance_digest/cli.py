@@ -306,8 +306,16 @@ def articles(obj: Context, start, end, min_score: float, search: str | None, lim
 
     from alliance_digest.pipeline.learned import ModelUnreadable
 
+    from django.db.models import Q
+
+    def announce(count: int) -> None:
+        if count >= 2000:  # about 2 ms each: say why the list takes a while
+            click.echo(f"scoring {count} article(s) again under the current topic profile and learned model "
+                       "(once after a change) ...", err=True)
+
     try:
-        rescored = services.refresh_relevance(profile, Window(start or date(1900, 1, 1), end or date(2200, 12, 31)))
+        rescored = services.refresh_relevance(profile, Window(start or date(1900, 1, 1), end or date(2200, 12, 31)),
+                                              only=Q(title__icontains=search) if search else None, before=announce)
     except ModelUnreadable as exc:
         rescored = 0
         click.echo(f"warning: {exc}; the scores below are as stored", err=True)

@@ -312,19 +312,32 @@ def window_articles(window: Window) -> "Q":
             | Q(published__isnull=True, ingested_at__gte=window.start_dt, ingested_at__lt=window.end_dt))
 
 
-def refresh_relevance(profile: Profile, window: Window) -> int:
-    """Re-score articles scored under an older topic profile."""
+def refresh_relevance(profile: Profile, window: Window, only: "Q | None" = None,
+                      before: Callable[[int], None] | None = None) -> int:
+    """Re-score the window's articles (``only`` those matching, when given) scored under an older profile.
+
+    In batches, so a year of articles after a `digest learn` costs time but
+    not memory; ``before`` hears how many are about to be scored.
+    """
     version = topic_version(profile)
-    stale = list(Article.objects.filter(window_articles(window)).exclude(relevance_version=version))
-    if not stale:
+    stale = Article.objects.filter(window_articles(window)).exclude(relevance_version=version)
+    if only is not None:
+        stale = stale.filter(only)
+    ids = list(stale.values_list("id", flat=True))
+    if not ids:
         return 0
+    if before:
+        before(len(ids))
     scorer = make_scorer(profile)
-    for article in stale:
-        rel = scorer.score(article.title, article.text or article.summary)
-        article.relevance, article.relevance_explanation = rel.score, rel.explanation()
-        article.relevance_version = version
-    Article.objects.bulk_update(stale, ["relevance", "relevance_explanation", "relevance_version"], batch_size=BATCH)
-    return len(stale)
+    for start in range(0, len(ids), BATCH):
+        batch = list(Article.objects.filter(id__in=ids[start:start + BATCH]))
+        for article in batch:
+            rel = scorer.score(article.title, article.text or article.summary)
+            article.relevance, article.relevance_explanation = rel.score, rel.explanation()
+            article.relevance_version = version
+        Article.objects.bulk_update(batch, ["relevance", "relevance_explanation", "relevance_version"],
+                                    batch_size=BATCH)
+    return len(ids)
 
 
 def load_views(profile: Profile, window: Window) -> list[ArticleView]:
