@@ -166,3 +166,22 @@ def test_an_item_the_database_refuses_costs_only_itself(home, cli, tmp_path):
     refused = [line for line in result.output.splitlines() if "https://bad.example/p" in line]
     assert len(refused) == 1 and "refused by a rule" in refused[0], result.output
     assert Article.objects.count() == 5
+
+
+def test_a_large_jsonl_backfill_is_read_where_other_files_are_capped(home, cli, tmp_path, monkeypatch):
+    """A year of articles in one JSONL file is a normal backfill; past its own cap, the error says what to do."""
+    from alliance_digest.pipeline import fetch
+
+    monkeypatch.setattr(fetch, "MAX_BYTES", 2_000)  # the limits, scaled down to keep the test small
+    monkeypatch.setattr(fetch, "MAX_JSONL_BYTES", 20_000)
+    rows = [{**GOOD, "url": f"https://good.example/{k}", "title": f"Japan and US talks, round {k}"} for k in range(40)]
+    backfill = write(tmp_path / "year.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    assert 2_000 < backfill.stat().st_size < 20_000
+    result = cli(home, "ingest", backfill)
+    assert result.exit_code == 0 and "40 new" in result.output, result.output
+    feed = write(tmp_path / "big.xml", _feed("<item><title>x</title></item>" * 100))
+    refused = cli(home, "ingest", feed)
+    assert "file too large" in refused.output and "split" not in refused.output
+    huge = write(tmp_path / "huge.jsonl", "\n".join(json.dumps(r) for r in rows * 6) + "\n")
+    refused = cli(home, "ingest", huge)
+    assert "file too large" in refused.output and "split -l 50000 huge.jsonl part-" in refused.output

@@ -17,6 +17,8 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 MAX_BYTES = 20 * 1024 * 1024
+# A local JSONL file is a backfill (a year of articles is ~16 MB without pages): it may be larger.
+MAX_JSONL_BYTES = 256 * 1024 * 1024
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
 
@@ -61,15 +63,19 @@ def fetch(location: str, user_agent: str = "AllianceDigest/0.1", policy=None, ki
         if not path.is_file():
             raise FetchError("not a regular file (a device or a pipe)")
         size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise FetchError(f"file too large ({size} bytes, limit {MAX_BYTES})")
+        jsonl = kind == "jsonl" or path.suffix.lower() in (".jsonl", ".ndjson")
+        limit = MAX_JSONL_BYTES if jsonl else MAX_BYTES
+        advice = (f"; split it (e.g. `split -l 50000 {path.name} part-`) and ingest the folder of parts"
+                  if jsonl else "")
+        if size > limit:
+            raise FetchError(f"file too large ({size} bytes, limit {limit}){advice}")
         try:
             with path.open("rb") as handle:
-                content = handle.read(MAX_BYTES + 1)  # a file growing while read is still bounded
+                content = handle.read(limit + 1)  # a file growing while read is still bounded
         except OSError as exc:
             raise FetchError(f"cannot read file: {exc.strerror or exc}") from None
-        if len(content) > MAX_BYTES:
-            raise FetchError(f"file too large (over {MAX_BYTES} bytes)")
+        if len(content) > limit:
+            raise FetchError(f"file too large (over {limit} bytes){advice}")
         packed = COMPRESSED.get(content[:2])
         if packed:
             raise FetchError(f"a {packed}-compressed file: decompress it first")
