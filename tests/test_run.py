@@ -260,3 +260,38 @@ def test_a_signal_during_a_check_lets_the_fetch_finish_then_skips_the_draft(home
     assert source.last_success_at is not None, "".join(lines.seen)
     assert source.last_success_at is not None and source.etag  # the step in progress finished and was stored
     assert Issue.objects.count() == 0  # the rest of the cycle (drafting) was skipped
+
+
+def test_two_runners_announce_a_draft_and_a_pause_once(home, monkeypatch):
+    """A second `digest run` whose cycle comes while the first is still mailing must not mail the same news."""
+    from datetime import datetime, timezone
+
+    from alliance_digest import runner
+    from alliance_digest.db.models import Issue, Source
+    from alliance_digest.profile import load_profile
+
+    set_keys(home, editors=EDITORS)
+    profile = load_profile(home / "digest.toml")
+    Issue.objects.create(volume=1, number=1, title="Digest", date="2026-11-08", window_start="2026-10-26",
+                         window_end="2026-11-08")
+    Source.objects.create(name="Gone", url="https://gone.example/feed", origin="test",
+                          paused_at=datetime(2026, 11, 8, tzinfo=timezone.utc), paused_reason="410 Gone")
+    told = []
+
+    def tell(profile, report, subject, body):
+        told.append(subject)
+        if len(told) == 1:  # the other process's cycle, at this very moment
+            runner.notify_drafts(profile, runner.CycleReport())
+            runner.notify_pauses(profile, runner.CycleReport())
+        return True
+
+    monkeypatch.setattr(runner, "_tell_editors", tell)
+    runner.notify_drafts(profile, runner.CycleReport())
+    runner.notify_pauses(profile, runner.CycleReport())
+    assert sorted(told) == ["Draft ready: US-Japan Alliance Digest Vol: 1.1",
+                            "US-Japan Alliance Digest: 1 source(s) paused"]
+    # a failed mail gives the claim back: the next cycle tells it
+    Issue.objects.update(editors_notified_at=None)
+    monkeypatch.setattr(runner, "_tell_editors", lambda *a, **k: False)
+    runner.notify_drafts(profile, runner.CycleReport())
+    assert Issue.objects.get().editors_notified_at is None

@@ -96,12 +96,17 @@ def notify_drafts(profile: Profile, report: CycleReport) -> None:
     if not profile.run.editors:
         return
     for issue in Issue.objects.filter(status=Issue.Status.DRAFT, editors_notified_at__isnull=True):
+        # claimed before the mail goes out, so two `digest run`s never both announce it; given back on failure
+        claimed_at = timezone.now()
+        if not Issue.objects.filter(pk=issue.pk, editors_notified_at__isnull=True).update(
+                editors_notified_at=claimed_at):
+            continue
         stories = issue.stories.filter(selected=True).order_by("position")
         window = Window(issue.window_start, issue.window_end)
         subject = f"Draft ready: {profile.title} {profile.numbering.label(issue.volume, issue.number)}"
-        if _tell_editors(profile, report, subject=subject,
-                         body=_draft_body(profile, issue, window, [s.headline for s in stories], issue.notice)):
-            Issue.objects.filter(pk=issue.pk).update(editors_notified_at=timezone.now())
+        if not _tell_editors(profile, report, subject=subject,
+                             body=_draft_body(profile, issue, window, [s.headline for s in stories], issue.notice)):
+            Issue.objects.filter(pk=issue.pk, editors_notified_at=claimed_at).update(editors_notified_at=None)
 
 
 def editor_link(profile: Profile, issue) -> str:
@@ -190,14 +195,16 @@ def notify_pauses(profile: Profile, report: CycleReport) -> None:
 
     if not profile.run.editors:
         return
-    untold = list(Source.objects.filter(paused_at__isnull=False, editors_told_at__isnull=True).order_by("name"))
+    claimed_at = timezone.now()  # claimed first, as for drafts: one process tells of each pause
+    Source.objects.filter(paused_at__isnull=False, editors_told_at__isnull=True).update(editors_told_at=claimed_at)
+    untold = list(Source.objects.filter(editors_told_at=claimed_at).order_by("name"))
     if not untold:
         return
     body = "These sources were paused and are no longer read:\n\n" + "\n".join(
         f"  - {s.name} <{s.url}>: {s.paused_reason}" for s in untold) + (
         "\n\nResume one with `digest sources resume URL` once it works again.\n")
-    if _tell_editors(profile, report, subject=f"{profile.title}: {len(untold)} source(s) paused", body=body):
-        Source.objects.filter(pk__in=[s.pk for s in untold]).update(editors_told_at=timezone.now())
+    if not _tell_editors(profile, report, subject=f"{profile.title}: {len(untold)} source(s) paused", body=body):
+        Source.objects.filter(pk__in=[s.pk for s in untold], editors_told_at=claimed_at).update(editors_told_at=None)
 
 
 _MODEL_REPORTED: set[str] = set()  # damaged model files the editors were told about (once per process)
