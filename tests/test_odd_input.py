@@ -185,3 +185,40 @@ def test_a_large_jsonl_backfill_is_read_where_other_files_are_capped(home, cli, 
     huge = write(tmp_path / "huge.jsonl", "\n".join(json.dumps(r) for r in rows * 6) + "\n")
     refused = cli(home, "ingest", huge)
     assert "file too large" in refused.output and "split -l 50000 huge.jsonl part-" in refused.output
+
+
+def test_a_failing_database_gets_a_few_lines_not_one_per_article(home, cli, tmp_path):
+    """A full disk refuses every row: the ingest stops asking after a few, and says so in a few lines."""
+    from django.db import connection
+
+    from alliance_digest.db.models import Article
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TRIGGER refuse_all BEFORE INSERT ON digest_article "
+                       "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    rows = [{**GOOD, "url": f"https://good.example/{k}", "title": f"Japan and US talks, day {k}"} for k in range(300)]
+    result = cli(home, "ingest", write(tmp_path / "a.jsonl", "\n".join(json.dumps(r) for r in rows)))
+    lines = [line for line in result.output.splitlines() if "not stored" in line]
+    assert 1 <= len(lines) <= 11 and "290 more article(s) not stored: database or disk is full" in result.output
+    assert "0 new" in result.output and "300 failed" in result.output, result.output
+    assert Article.objects.count() == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "setpgid"), reason="POSIX ulimit")
+def test_a_full_disk_while_drafting_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from alliance_digest.demo import run_demo
+
+    home = tmp_path / "demo"
+    run_demo(home, echo=lambda m: None)
+    digest = Path(sys.executable).with_name("digest")
+    done = subprocess.run(["bash", "-c", f"ulimit -f 20; '{digest}' --home '{home}' draft --replace "
+                                         "--start 2026-10-26 --end 2026-11-08"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: the database refused the change: disk I/O error (nothing was half written; "
+        "run the command again once that is fixed)"]

@@ -189,19 +189,36 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
             with transaction.atomic():
                 _write(to_create, list(to_update.values()))
         except DatabaseError:
-            for article in to_create + list(to_update.values()):
+            pending = to_create + list(to_update.values())
+            failures_in_a_row = 0
+            for k, article in enumerate(pending):
                 try:
                     with transaction.atomic():
                         _write([article] if article.pk is None else [], [article] if article.pk else [])
+                    failures_in_a_row = 0
+                    continue
                 except DatabaseError as exc:
-                    if article.pk is None:
-                        report.new -= 1
-                    else:
-                        report.enriched -= 1
-                    report.failed += 1
+                    failures_in_a_row += 1
                     first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-                    report.problems.append(Problem(article.origin or article.url,
-                                                   f"{article.url}: not stored: {first_line}"))
+                _not_stored(report, [article], f"{article.url}: not stored: {first_line}")
+                if failures_in_a_row >= GIVE_UP_AFTER:  # the database itself is failing (a full disk): stop asking
+                    rest = pending[k + 1:]
+                    if rest:
+                        _not_stored(report, rest, f"{len(rest)} more article(s) not stored: {first_line}")
+                    break
+
+
+GIVE_UP_AFTER = 10  # refused rows in a row: the database is failing, not the items
+
+
+def _not_stored(report: IngestReport, articles: list[Article], line: str) -> None:
+    for article in articles:
+        if article.pk is None:
+            report.new -= 1
+        else:
+            report.enriched -= 1
+        report.failed += 1
+    report.problems.append(Problem(articles[0].origin or articles[0].url, line))
 
 
 _UPDATED_FIELDS = ["title", "source", "url", "text", "summary", "author", "image_url", "image_alt", "published",
@@ -288,8 +305,12 @@ def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
                 already = len(report.problems)
                 try:
                     store_articles(result.articles, profile, report, scorer)
-                    for problem in report.problems[already:]:
+                    refused = report.problems[already:]
+                    for problem in refused[:PROBLEMS_SHOWN_PER_INPUT]:
                         emit(problem)
+                    if len(refused) > PROBLEMS_SHOWN_PER_INPUT:
+                        emit(Problem(item, f"... and {len(refused) - PROBLEMS_SHOWN_PER_INPUT} more line(s) "
+                                           "about articles not stored"))
                 except Exception as exc:  # noqa: BLE001 - the other inputs are still read
                     problem = Problem(item, f"could not be stored: {exc.__class__.__name__}: {exc}")
                     report.failed += 1
