@@ -141,11 +141,19 @@ def test_a_forged_or_unquoting_report_strips_nobody_unless_trusted(home, cli, tm
 
     for email in ("ann@example.com", "bo@example.com", "cy@example.com"):
         Subscriber.objects.create(email=email, email_normalized=email, status="active")
+    import hashlib
+
+    from alliance_digest.db.models import Delivery
+
     guessed = "<digest-1.1-" + "0" * 24 + "@digest.example.org>"
     sent_to("cy@example.com")  # cy got the issue; the forger quotes a made-up id
+    # a ledger row from before the ids were keyed holds an id anyone can compute: quoting it proves nothing
+    old_style = "<digest-1.1-" + hashlib.sha256(b"1.1|bo@example.com").hexdigest()[:24] + "@digest.example.org>"
+    Delivery.objects.create(issue_id=Delivery.objects.get().issue_id, status="sent", message_id=old_style,
+                            subscriber=Subscriber.objects.get(email="bo@example.com"))
     box = mailbox.mbox(str(tmp_path / "forged.mbox"))
     box.add(raw_dsn("ann@example.com", "failed", "5.1.1", quoting=None))
-    box.add(raw_dsn("bo@example.com", "failed", "5.1.1", quoting=guessed))
+    box.add(raw_dsn("bo@example.com", "failed", "5.1.1", quoting=old_style))
     box.add(raw_dsn("cy@example.com", "failed", "5.1.1", quoting=guessed))
     box.flush()
     result = cli(home, "bounces", "process", tmp_path / "forged.mbox")

@@ -92,6 +92,7 @@ def test_send_delivers_each_active_subscriber_once_with_unsubscribe_headers(demo
         assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
         to = msg["To"].addresses[0].addr_spec.lower()
         assert msg["Message-ID"] == delivery.message_id(profile, issue, to)
+        assert msg["X-Digest-Ref"] == msg["Message-ID"]  # kept by services that replace the Message-ID
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         links = re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])
         assert len(links) == 1 and links[0].startswith("https://")  # no mailto nobody reads (the default)
@@ -333,6 +334,10 @@ def test_no_placeholder_warning_once_the_profile_names_real_addresses(demo_home,
     text = re.sub(r'(?m)^from = .*$', 'from = "Alliance Digest <digest@alliance-next.jp>"', text, count=1)
     (demo_home / "digest.toml").write_text(text, "utf-8")
     assert delivery.placeholder_warnings(load_profile(demo_home / "digest.toml")) == []
+    (demo_home / "digest.toml").write_text(text.replace('site_url = "https://digest.alliance-next.jp"',
+                                                        'site_url = ""'), "utf-8")
+    [empty] = delivery.placeholder_warnings(load_profile(demo_home / "digest.toml"))
+    assert "site_url is empty" in empty
     for host, placeholder in [("digest.example.com", True), ("news.test", True), ("x.example", True),
                               ("examples.org", False), ("alliance.jp", False)]:
         assert delivery._placeholder(host) is placeholder, host

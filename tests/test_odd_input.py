@@ -220,5 +220,5 @@ def test_a_full_disk_while_drafting_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines() == [
-        "Error: the database refused the change: disk I/O error (nothing was half written; "
+        "Error: the database refused the change: disk I/O error (the change in progress was not saved; "
         "run the command again once that is fixed)"]

@@ -102,9 +102,31 @@ def _subscriber(address: str):
 _MESSAGE_ID = re.compile(rb"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>")
 
 
-def _quoted_ids(raw: bytes) -> set[str]:
-    """Every Message-ID-shaped token in a bounce (its returned headers, in whatever part or form)."""
-    return {token.decode("ascii", "replace") for token in _MESSAGE_ID.findall(raw)}
+def _quoted_ids(raw: bytes, message) -> set[str]:
+    """Every Message-ID-shaped token in a bounce: in its bytes, and in each part decoded (base64 too)."""
+    found = {token.decode("ascii", "replace") for token in _MESSAGE_ID.findall(raw)}
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        try:
+            payload = part.get_payload(decode=True) or b""
+        except Exception:  # noqa: BLE001 - a broken part simply quotes nothing
+            continue
+        found |= {token.decode("ascii", "replace") for token in _MESSAGE_ID.findall(payload)}
+    return found
+
+
+def _sent_ids(profile: Profile, subscriber) -> set[str]:
+    """The Message-IDs of the issues the ledger sent this subscriber, worked out afresh with today's key.
+
+    Not read from the ledger: rows written before the ids were keyed hold
+    ids anyone could compute, and a forged report could quote them.
+    """
+    from alliance_digest.delivery import message_id
+    from alliance_digest.subscribers import wire_address
+
+    deliveries = Delivery.objects.filter(subscriber=subscriber).exclude(status=Delivery.Status.QUEUED)
+    return {message_id(profile, d.issue, wire_address(subscriber.email)) for d in deliveries.select_related("issue")}
 
 
 def process(profile: Profile, path: Path, unverified: bool = False) -> BounceReport:
@@ -131,10 +153,10 @@ def process(profile: Profile, path: Path, unverified: bool = False) -> BounceRep
             if not new:
                 report.already_processed += 1
                 continue
-            quoted = None if unverified else _quoted_ids(raw)
+            quoted = None if unverified else _quoted_ids(raw, message)
             ignored = [not _count(profile, report, raw_address, hard, quoted)
                        for raw_address, hard in [(a, True) for a in permanent] + [(a, False) for a in temporary]]
-            if all(ignored):  # not marked: a later run with --unverified may still count it
+            if all(ignored):  # every address ignored: not marked, so a later run with --unverified may count it
                 transaction.set_rollback(True)
     return report
 
@@ -147,7 +169,7 @@ def _count(profile: Profile, report: BounceReport, raw, hard: bool, quoted: set[
     if subscriber is None:
         report.unknown.append(address)
         return True
-    if quoted is not None and not Delivery.objects.filter(subscriber=subscriber, message_id__in=quoted).exists():
+    if quoted is not None and not (quoted & _sent_ids(profile, subscriber)):
         report.unverified.append(address)
         return False
     subscriber.last_bounce_at = timezone.now()

@@ -73,15 +73,15 @@ class _Group(click.Group):
         except ModelUnreadable as exc:
             raise click.ClickException(str(exc)) from None
         except Exception as exc:
-            # the database's own trouble (a full disk, a locked or unreachable database): nothing was half
-            # written (each change is one transaction), and one line says what the database said
+            # the database's own trouble (a full disk, a locked or unreachable database): the change in progress
+            # is one transaction, so it was not saved (steps already done stay), and one line says what happened
             from django.db import OperationalError
 
             if not isinstance(exc, OperationalError):
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise click.ClickException(f"the database refused the change: {first} (nothing was half written; "
-                                       "run the command again once that is fixed)") from None
+            raise click.ClickException(f"the database refused the change: {first} (the change in progress was "
+                                       "not saved; run the command again once that is fixed)") from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -206,7 +206,10 @@ class MessageFactory:
         to = _mailbox(name, recipient)
         to_line = _header("To", to) if to.isascii() else f"To: {to}\r\n"  # SMTPUTF8: the address as it is
         head = [self._fixed, to_line,
-                _header("Date", format_datetime(timezone.now())), f"Message-ID: {msgid}\r\n"]
+                _header("Date", format_datetime(timezone.now())), f"Message-ID: {msgid}\r\n",
+                # the same keyed id again: email services that replace the Message-ID (Amazon SES) keep
+                # other headers, and a bounce that returns them is still recognised (bounces.py)
+                f"X-Digest-Ref: {msgid}\r\n"]
         text, html = self.parts.text, self.parts.html
         if unsubscribe_url:
             targets = f"<{unsubscribe_url}>" + (f", {self._mailto}" if self._mailto else "")
@@ -579,7 +582,10 @@ def placeholder_warnings(profile: Profile) -> list[str]:
 
     warnings = []
     site = profile.site_url or ""
-    if _placeholder(urlsplit(site).hostname or ""):
+    if not site.strip():
+        warnings.append("[digest] site_url is empty: the unsubscribe and web links in these emails would be "
+                        "relative, and dead in a mail reader; set it to where the site answers")
+    elif _placeholder(urlsplit(site).hostname or ""):
         warnings.append(f"[digest] site_url is {site}, a placeholder: the unsubscribe and web links in these "
                         "emails will not work; set it to where the site answers")
     sender = parseaddr(profile.email.from_address)[1]

@@ -24,7 +24,7 @@ from alliance_digest.pipeline.compose import Composition, Window, compose, lead_
 from alliance_digest.pipeline.corrections import Corrections
 from alliance_digest.pipeline.read import expand, read_input
 from alliance_digest.pipeline.records import ArticleRecord, Problem, StoryArticle as ArticleView
-from alliance_digest.pipeline.relevance import RelevanceScorer
+from alliance_digest.pipeline.relevance import SCORER_VERSION, RelevanceScorer
 from alliance_digest.pipeline.text import drop_controls
 from alliance_digest.profile import Profile
 
@@ -70,7 +70,7 @@ def model_path(profile: Profile) -> Path:
 
 def topic_version(profile: Profile) -> str:
     """Changes whenever the topic profile or the learned model changes."""
-    blob = json.dumps(dataclasses.asdict(profile.topic), sort_keys=True)
+    blob = json.dumps([SCORER_VERSION, dataclasses.asdict(profile.topic)], sort_keys=True)
     path = model_path(profile)
     if path.is_file():
         blob += hashlib.sha256(path.read_bytes()).hexdigest()
@@ -125,9 +125,13 @@ _RECORD_TEXT = ("url", "canonical_url", "guid", "title", "summary", "text", "aut
 
 
 def store_articles(records: list[ArticleRecord], profile: Profile, report: IngestReport,
-                   scorer: RelevanceScorer | None = None) -> None:
-    """Store new articles once; fill blanks of known ones (never overwrite).
+                   scorer: RelevanceScorer | None = None, outlet: str | None = None) -> None:
+    """Store new articles once; fill blanks of known ones; overwrite only a copy, by its outlet's own item.
 
+    ``outlet``: the registered source (or the operator's ``--source``) the
+    records were read from, never a name an item gives itself; when its
+    site is an article's host, its item replaces a copy another source
+    stored first under that URL (:func:`_supersede`).
     A batch the database refuses is written again one article at a time, so
     one bad item costs only itself (reported in ``report.problems``).
     """
@@ -156,8 +160,8 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
                 or (by_hash.get(rec.content_hash) if rec.hash_identifies else None)
             if known is not None:
                 report.duplicate += 1
-                if known.canonical_url == rec.canonical_url and known.source != rec.source \
-                        and outlets.owns(rec.source, rec.canonical_url) \
+                if outlet and known.canonical_url == rec.canonical_url and known.source != outlet \
+                        and outlets.owns(outlet, rec.canonical_url) \
                         and not outlets.owns(known.source, known.canonical_url):
                     _supersede(known, rec, scorer, version)
                     report.superseded += 1
@@ -215,13 +219,15 @@ def _not_stored(report: IngestReport, articles: list[Article], line: str) -> Non
     for article in articles:
         if article.pk is None:
             report.new -= 1
+        elif getattr(article, "superseded", False):
+            report.superseded -= 1
         else:
             report.enriched -= 1
         report.failed += 1
     report.problems.append(Problem(articles[0].origin or articles[0].url, line))
 
 
-_UPDATED_FIELDS = ["title", "source", "url", "text", "summary", "author", "image_url", "image_alt", "published",
+_UPDATED_FIELDS = ["title", "source", "url", "origin", "content_hash", "text", "summary", "author", "image_url", "image_alt", "published",
                    "relevance", "relevance_explanation", "relevance_version"]
 
 
@@ -240,6 +246,8 @@ def _supersede(known: Article, rec: ArticleRecord, scorer: RelevanceScorer, vers
     replaced, and only by the source that owns the URL's host.
     """
     known.title, known.source, known.url = rec.title[:5000], rec.source[:300], rec.url
+    known.origin, known.content_hash = rec.origin[:2000], rec.content_hash
+    known.superseded = True  # for the counts, should the database refuse the change
     known.summary, known.text = rec.summary, rec.text
     known.author = (rec.author or None) and rec.author[:500]
     if rec.image:
@@ -277,7 +285,8 @@ def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
     """Read each ``(location, kind, source name)`` and store what it holds.
 
     A bad input or item is reported through ``on_problem`` and never stops
-    the rest; nothing stored is overwritten.
+    the rest; nothing stored is overwritten but a copy, by its outlet's own
+    item (see :func:`store_articles`).
     """
     report = IngestReport()
     scorer = make_scorer(profile)
@@ -304,7 +313,7 @@ def ingest(locations: Iterable[tuple[str, str, str | None]], profile: Profile,
             if result.articles:
                 already = len(report.problems)
                 try:
-                    store_articles(result.articles, profile, report, scorer)
+                    store_articles(result.articles, profile, report, scorer, outlet=name)
                     refused = report.problems[already:]
                     for problem in refused[:PROBLEMS_SHOWN_PER_INPUT]:
                         emit(problem)

@@ -366,7 +366,7 @@ def _finish(profile: Profile, source: Source, outcome: SourceOutcome, parsed: Re
             known = set(Article.objects.filter(canonical_url__in=[r.canonical_url for r in records])
                         .values_list("canonical_url", flat=True))
             stored = IngestReport()
-            store_articles(records, profile, stored, scorer)
+            store_articles(records, profile, stored, scorer, outlet=source.name)
             outcome.new, outcome.duplicate, outcome.enriched = stored.new, stored.duplicate, stored.enriched
             fresh = [r.canonical_url for r in records if r.canonical_url not in known and not r.text
                      and is_remote(r.url)]
@@ -451,7 +451,7 @@ def _full_text(profile: Profile, jobs: list[tuple[Source, SourceOutcome, list[st
                              author=record.author, source=source.name, published=record.published,
                              image=record.image, image_alt=record.image_alt, origin=request.url)
         stored = IngestReport()
-        store_articles([page], profile, stored, scorer)
+        store_articles([page], profile, stored, scorer, outlet=source.name)
         if stored.enriched:
             outcome.full_text += 1
         else:

@@ -307,7 +307,9 @@ def sign_up(profile, email: str, name: str = "", ip=None):
     An active subscriber is left alone (no second entry, no email), and so is
     one who complained (marked our mail as spam); a pending one gets the
     email again, at most once per :data:`RESEND_SECONDS`. The name typed is
-    kept only for a new address: a visitor never changes a stored record. The
+    kept only for a new address; for one already on the list a visitor can
+    only ask again (an unsubscribed or bounced address becomes pending,
+    awaiting its owner's confirmation), never change what is stored about it. The
     caller must answer the same whatever happened (no address enumeration).
     Returns the subscriber; raises :class:`InvalidAddress` or :class:`MailError`.
     """

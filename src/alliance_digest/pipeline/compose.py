@@ -134,8 +134,10 @@ def _merge_same_events(ranked: list[StoryDraft], corrections: Corrections | None
     as separate stories; see docs/QUALITY.md, session 7.)
     The editors' judgements (``corrections``) come first: stories judged
     one always fold, and no fold brings together articles judged apart.
-    ``clearly``: the caller passes at least its grouping threshold, so a
-    profile that groups strictly is not undone here; ``developments=False``
+    ``clearly``: the caller passes at least its grouping threshold, so the
+    date-free "clearly alike" fold never undoes a strict grouping (the
+    development rules below still fold at lower similarity within days);
+    ``developments=False``
     (``[grouping] fold_developments``) keeps only that clear case, for a
     beat where many similar happenings run side by side (several
     anti-subsidy probes in one fortnight are separate stories).

@@ -11,6 +11,7 @@ it explicitly.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -40,12 +41,40 @@ def is_public_address(address: str) -> bool:
                 or ip.is_reserved or ip.is_unspecified)
 
 
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_NOT_FOUND = {getattr(socket, name) for name in ("EAI_NONAME", "EAI_AGAIN", "EAI_FAIL", "EAI_NODATA")
+              if hasattr(socket, name)}
+
+
+def _well_formed(host: str) -> bool:
+    """A host name of DNS labels (after IDNA), or an IP literal."""
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    return 0 < len(ascii_host) <= 253 and all(_LABEL.match(label) for label in ascii_host.split("."))
+
+
 def resolve(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (a literal address resolves to itself)."""
+    """Every address ``host`` resolves to (a literal address resolves to itself).
+
+    :class:`UnresolvedHost` only when a well-formed name is not found now
+    (offline, or not yet in DNS); a malformed name is :class:`UnsafeURL`.
+    """
+    if not _well_formed(host):
+        raise UnsafeURL(f"{host!r} is not a valid host name")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UnresolvedHost(f"cannot resolve host {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    except socket.gaierror as exc:
+        error = UnresolvedHost if exc.errno in _NOT_FOUND else UnsafeURL
+        raise error(f"cannot resolve host {host!r}: {exc.strerror or exc}") from None
+    except UnicodeError as exc:
+        raise UnsafeURL(f"{host!r} is not a valid host name ({exc})") from None
     return sorted({info[4][0] for info in infos})
 
 

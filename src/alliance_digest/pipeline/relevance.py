@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from alliance_digest.pipeline.records import Relevance
 
+SCORER_VERSION = 2  # raise when the scoring changes: stored scores are then computed again (2: one-subject topics)
 TITLE_WEIGHT = 2  # a match in the headline counts as this many body matches
 BODY_CHARS = 6000  # beyond this the article rarely changes its subject
 

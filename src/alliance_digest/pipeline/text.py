@@ -28,11 +28,12 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 _INVISIBLE = dict.fromkeys([0x200B, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
-_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_CONTROLS = {**dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F]),
+             0x0B: " ", 0x0C: " "}  # vertical tab and form feed separate words: they become spaces
 
 
 def drop_controls(text: str | None) -> str | None:
-    """``text`` without C0 control characters (tab and line breaks kept).
+    """``text`` without C0 control characters (tab and line breaks kept, VT and FF as spaces).
 
     A NUL in a feed item is never content, and PostgreSQL refuses to store one
     in a text column: left in, it would lose the item (and its batch).
