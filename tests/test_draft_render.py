@@ -180,3 +180,32 @@ def test_a_summary_in_two_paragraphs_stays_two_paragraphs_in_every_format(ingest
     assert "- Tokyo and Washington **agreed** a pact.\n\n  Talks resume in [May](https://a.example/may)." in md
     txt = cli(ingested, "render", "latest", "--format", "txt").output
     assert "Tokyo and Washington agreed a pact.\n\nTalks resume in May [1]." in txt
+
+
+def test_reference_links_and_a_markdown_intro_read_right_in_every_format(ingested, cli):
+    """What the editor's preview shows is what every format delivers: reference links, an intro's links."""
+    from alliance_digest.db.models import Issue, Story
+
+    assert cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08").exit_code == 0
+    story = Story.objects.filter(selected=True).first()
+    story.summary_markdown = ("Officials [agreed][1] on a **$12 billion** fund.\n\nTalks resume soon.\n\n"
+                              "[1]: https://example.org/ref")
+    story.save()
+    Issue.objects.update(intro="Welcome to issue **1.1**, see the [programme](https://example.org/intro).")
+    html = cli(ingested, "render", "latest", "--format", "html").output
+    assert '<a href="https://example.org/ref" rel="noopener">agreed</a>' in html and "[agreed][1]" not in html
+    assert '<a href="https://example.org/intro" rel="noopener">programme</a>' in html
+    txt = cli(ingested, "render", "latest", "--format", "txt").output
+    flat = " ".join(txt.split())
+    assert "Welcome to issue 1.1, see the programme [1]." in flat and "**" not in txt
+    assert "Officials agreed [2] on a $12 billion fund." in flat and "[1] https://example.org/intro" in txt
+
+
+def test_the_editor_refuses_a_relative_or_unsafe_reference_link():
+    from alliance_digest.editor.forms import _markdown
+    from django import forms
+
+    for target in ("www.example.com/ew", "javascript:alert(1)"):
+        with pytest.raises(forms.ValidationError, match="is not a full address"):
+            _markdown(f"Officials [agreed][1].\n\n[1]: {target}")
+    assert _markdown("Officials [agreed][1].\n\n[1]: https://example.org/x")

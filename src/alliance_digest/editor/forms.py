@@ -84,7 +84,7 @@ def _markdown(text: str) -> str:
     if _IMAGE.search(text):
         raise forms.ValidationError("pictures inside a story's text are not shown (email clients block them); "
                                     "choose the issue's lead image under “Lead image” instead")
-    for target in _LINK_TARGET.findall(text):
+    for target in _LINK_TARGET.findall(text) + _REFERENCE_TARGET.findall(text):
         if not target.lower().startswith(("http://", "https://", "mailto:")):
             raise forms.ValidationError(f"link {target[:80]!r} is not a full address: write it as https://…, "
                                         "since the issue is read in email and on other sites")
@@ -93,6 +93,7 @@ def _markdown(text: str) -> str:
 
 _IMAGE = re.compile(r"!\[[^\]]*\]\(")
 _LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)")
+_REFERENCE_TARGET = re.compile(r"(?m)^ {0,3}\[[^\]]+\]:[ \t]*<?([^\s>]+)")  # [1]: https://...
 
 
 def form_problems(form: forms.Form) -> str:

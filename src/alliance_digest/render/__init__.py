@@ -70,8 +70,30 @@ def summary_paragraphs(text: str) -> list[Markup]:
     paragraphs (never a ``<p>`` inside a ``<p>``, never text that falls out
     of the Markdown list item).
     """
-    chunks = (text or "").replace("\r\n", "\n").split("\n\n")
-    return [html for html in (markdown_html(chunk.strip()) for chunk in chunks if chunk.strip()) if str(html).strip()]
+    text = (text or "").replace("\r\n", "\n")
+    if markdown_problem(text):
+        return [Markup(_plain_paragraphs(chunk.strip())) for chunk in text.split("\n\n") if chunk.strip()]
+    # the whole text at once (a reference link's definition may stand in another paragraph), then its paragraphs
+    tree = lxml_html.fragment_fromstring(str(markdown_html(text)) or " ", create_parent="div")
+    paragraphs, loose = [], []
+
+    def flush():
+        inner = "".join(loose).strip()
+        if inner:
+            paragraphs.append(Markup(inner))
+        loose.clear()
+
+    loose.append(_html.escape(tree.text or ""))
+    for child in tree:
+        if child.tag == "p":
+            flush()
+            inner = lxml_html.tostring(child, encoding="unicode", with_tail=False)
+            paragraphs.append(Markup(inner[inner.index(">") + 1:inner.rindex("</p>")].strip()))
+            loose.append(_html.escape(child.tail or ""))
+        else:
+            loose.append(lxml_html.tostring(child, encoding="unicode"))
+    flush()
+    return [p for p in paragraphs if str(p).strip()]
 
 
 @lru_cache(maxsize=4096)
@@ -203,6 +225,7 @@ def render(data: dict, fmt: str) -> str:
     context = dict(data)
     if fmt == "txt":
         links: list[str] = []
+        context["intro_text"] = [html_text(str(p), links) for p in summary_paragraphs(data.get("intro") or "")]
         context["text_stories"] = [
             {"headline": s["headline"],
              "paragraphs": [html_text(str(p), links) for p in summary_paragraphs(s["summary_markdown"])]}

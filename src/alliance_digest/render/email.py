@@ -129,9 +129,11 @@ def build_email(data: dict, profile, unsubscribe_url: str | None = None,
         site_url=absolute_url(getattr(profile, "site_url", "")),
         email_stories=[{"headline": s["headline"], "paragraphs": story_paragraphs(s["summary_markdown"])}
                        for s in data["stories"]],
+        intro_paragraphs=story_paragraphs(data.get("intro") or ""),
     )
     html = _inliner.inline(_html_env.get_template("email.html.j2").render(**context))
     links: list[str] = []
+    context["intro_text"] = [paragraph_text(p, links) for p in context["intro_paragraphs"]]  # its links first
     context["text_stories"] = [
         {"headline": " ".join((story["headline"] or "").split()),
          "paragraphs": [paragraph_text(p, links) for p in story["paragraphs"]]}
