@@ -231,10 +231,11 @@ def test_add_a_story_from_loopback_urls_only_when_the_profile_allows_it(client, 
     assert EditorDecision.objects.get(decision="included").article_urls
     assert added.headline in client.get(ISSUE + "preview/email/").content.decode()
 
-    # pasting an article again reuses the stored copy
-    client.post(url("add/urls"), {"urls": urls[1]})
-    assert Article.objects.filter(url__in=urls).count() == 2
-    assert article_ids(selected_ids()[-1]) == [Article.objects.get(url=urls[1]).pk]
+    # pasting an article the issue already holds adds no second story: it says where it is
+    stories_before = selected_ids()
+    again = messages_of(client.post(url("add/urls"), {"urls": urls[1] + "?utm_source=x"}, follow=True))
+    assert any(f"already in story 6 “{added.headline}”" in line for line in again), again
+    assert selected_ids() == stories_before and Article.objects.filter(url__in=urls).count() == 2
     nothing = client.post(url("add/urls"), {"urls": "   "}, follow=True)
     assert "Not added" in nothing.content.decode()
     words = messages_of(client.post(url("add/urls"), {"urls": "not a url"}, follow=True))

@@ -479,6 +479,7 @@ def add_from_urls(profile, issue: Issue, text: str, user) -> tuple[Story | None,
     """
     from alliance_digest.editor.drafting import MAX_URLS, PasteError, draft_story, read_pasted_all, split_urls, \
         stored_article
+    from alliance_digest.pipeline.urls import canonicalise
     from alliance_digest.services import IngestReport, store_articles
 
     check_draft(Issue.objects.get(pk=issue.pk))
@@ -488,7 +489,20 @@ def add_from_urls(profile, issue: Issue, text: str, user) -> tuple[Story | None,
     if len(urls) > MAX_URLS:
         raise EditError(f"Paste at most {MAX_URLS} URLs at a time ({len(urls)} given).")
     records, errors = [], []
-    for outcome in read_pasted_all(profile, urls):
+    already = _already_in_issue(issue)
+    fresh = []
+    for url in urls:  # an article the issue already holds is not added twice
+        try:
+            where = already.get(canonicalise(url if "://" in url else f"https://{url}"))
+        except Exception:  # noqa: BLE001 - a bad URL is refused with its reason by the reader below
+            where = None
+        if where:
+            errors.append(f"{url}: already in {where}")
+        else:
+            fresh.append(url)
+    if not fresh:
+        return None, errors
+    for outcome in read_pasted_all(profile, fresh):
         if isinstance(outcome, PasteError):
             errors.append(str(outcome))  # starts with the URL
         else:
@@ -510,6 +524,20 @@ def add_from_urls(profile, issue: Issue, text: str, user) -> tuple[Story | None,
                 urls=[a.url for a in articles], position=story.position, refused=errors)
         _decide(issue, user, story, EditorDecision.Decision.INCLUDED, None, story.position)
     return story, errors
+
+
+def _already_in_issue(issue: Issue) -> dict[str, str]:
+    """Canonical URL -> where the issue holds it ("story 2 “...”", or a candidate to include)."""
+    from alliance_digest.db.models import StoryArticle
+
+    where = {}
+    links = StoryArticle.objects.filter(story__issue=issue).select_related("story", "article")
+    for link in links.order_by("-story__selected", "story__position"):
+        story = link.story
+        place = (f"story {story.position} “{story.headline}”" if story.selected
+                 else f"candidate {story.position} “{story.headline}” (include it instead)")
+        where.setdefault(link.article.canonical_url, place)
+    return where
 
 
 def write_story(issue: Issue, headline: str, summary_markdown: str, user) -> Story:
