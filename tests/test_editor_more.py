@@ -116,6 +116,15 @@ def test_merge_then_restore_brings_both_stories_back(client, editor):
         "not in this issue&#x27;s history") == 1
 
 
+def test_saving_a_story_another_editor_dropped_says_it_will_not_run(client):
+    source = selected_ids()[1]
+    client.post(url("drop", source))  # the other editor, a moment before
+    saved = client.post(url("edit", source), {f"s{source}-headline": "Edited after all",
+                                              f"s{source}-summary_markdown": story(source).summary_markdown},
+                        follow=True).content.decode()
+    assert "Saved. This story is now candidate" in saved and "include it to run it" in saved
+
+
 def test_split_keeps_the_text_an_editor_wrote_and_says_to_check_it(client):
     source = next(pk for pk in selected_ids() if len(article_ids(pk)) >= 2)
     written = "Allies **agree** a new command, editors' own words."
@@ -174,7 +183,7 @@ def test_split_moves_the_ticked_articles_into_a_new_candidate(client):
 PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{title}</title><meta property="og:title" content="{title}">
 <meta property="og:image" content="http://127.0.0.1/img/{slug}.jpg">
-<meta property="article:published_time" content="2025-06-10T09:00:00Z">
+<meta property="article:published_time" content="2026-11-03T09:00:00Z">
 <meta property="og:site_name" content="Loopback Times"></head><body><article><h1>{title}</h1>
 <p>Japanese and American defence ministers met in Tokyo on Tuesday to agree a new joint command
 structure for their forces, officials from both governments said after the talks.</p>
@@ -231,6 +240,8 @@ def test_add_a_story_from_loopback_urls_only_when_the_profile_allows_it(client, 
     assert EditorDecision.objects.get(decision="included").article_urls
     assert added.headline in client.get(ISSUE + "preview/email/").content.decode()
 
+    # what the editors pasted themselves is not news that "arrived since drafted"
+    assert "No article arrived in this window since it was drafted" in client.get(ISSUE).content.decode()
     # pasting an article the issue already holds adds no second story: it says where it is
     stories_before = selected_ids()
     again = messages_of(client.post(url("add/urls"), {"urls": urls[1] + "?utm_source=x"}, follow=True))

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from alliance_digest.db.models import Article, Issue, IssueEdit
+from alliance_digest.db.models import Article, Issue, IssueEdit, Story
 from alliance_digest.editor import actions
 from alliance_digest.editor.forms import (CreditForm, IssueFieldsForm, PasteUrlsForm, StoryForm, TestSendForm,
                                           WriteStoryForm, form_problems)
@@ -168,7 +168,8 @@ def _counts(issue: Issue, profile) -> dict:
     in_window = Article.objects.filter(window_articles(Window(issue.window_start, issue.window_end)))
     last = issue.edits.filter(action=IssueEdit.Action.REDRAFTED).first()
     drafted_at = last.at if last else issue.created_at
-    arrived = in_window.filter(ingested_at__gt=drafted_at)
+    # what came in since, but not what the editors pasted into the issue themselves
+    arrived = in_window.filter(ingested_at__gt=drafted_at).exclude(stories__issue=issue)
     return {
         "articles": in_window.count(),
         "relevant": in_window.filter(relevance__gte=profile.topic.threshold).count(),
@@ -433,7 +434,12 @@ def edit(request, volume: int, number: int, story_id: int):
             raise actions.EditError(f"Not saved: {problems}")
         changed = actions.edit(issue, story_id, form.cleaned_data["headline"],
                                form.cleaned_data["summary_markdown"], request.user, form.cleaned_data["base"])
-        return "Saved." if changed else "Nothing changed."
+        saved = "Saved." if changed else "Nothing changed."
+        story = Story.objects.filter(pk=story_id, issue=issue).only("selected", "position").first()
+        if story is not None and not story.selected:  # dropped by someone meanwhile: it will not run as it is
+            saved += (f" This story is now candidate {story.position}, not in the issue: "
+                      "include it to run it.")
+        return saved
     return _act(request, volume, number, do, anchor=f"story-{story_id}")
 
 
