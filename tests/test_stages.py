@@ -349,3 +349,13 @@ def test_folding_stories_of_one_development_is_the_profiles_choice():
     with pytest.raises(ProfileError, match="fold_developments must be true or false"):
         parse_profile(tomllib.loads(default_profile_text().replace("fold_developments = true",
                                                                    'fold_developments = "no"')))
+
+
+def test_a_citation_never_lands_on_a_word_that_carries_no_news():
+    from alliance_digest.pipeline.summarise import link_span
+
+    sentence = "About 4,000 Marines are to move to Guam by 2028 under the plan, which Japan is helping to pay for."
+    start, end = link_span(sentence)
+    assert sentence[start:end] == "move"  # not "which" ("plan" here is a noun, not "plans to")
+    start, end = link_span("Japan will set up a joint command next year.")
+    assert "Japan will set up a joint command next year."[start:end] == "set"

@@ -503,6 +503,13 @@ _VERBISH = NEWS_VERBS | _MODALS | {"is", "are", "was", "were", "be", "been", "ha
                                    "did", "will", "would"}
 
 
+_DETERMINERS = {"the", "a", "an", "this", "that", "its", "their", "his", "her", "our", "whose", "new"}
+# words that carry no news: a link on them reads as a slip ("under the plan, [which] Japan ...")
+_FUNCTION_WORDS = {"the", "which", "that", "this", "these", "those", "with", "from", "into", "onto", "about",
+                   "after", "before", "while", "where", "when", "than", "then", "there", "their", "them", "they",
+                   "also", "over", "under", "some", "such", "both", "each", "more", "most", "other", "whose"}
+
+
 def link_span(sentence: str) -> tuple[int, int]:
     """The phrase to carry the citation: the first reporting/action verb."""
     spans = _word_spans(sentence)
@@ -514,12 +521,14 @@ def link_span(sentence: str) -> tuple[int, int]:
         if low in NEWS_VERBS or (low == token and low.endswith("ed") and len(low) > 4 and low not in _NOT_VERBS):
             off = sentence[s:e].find(token)
             return s + off, s + off + len(token)
-        if low in _MODALS - NEWS_VERBS:  # "will set up", "will be built": link the verb, not "will"
+        before = sentence[spans[k - 1][0]:spans[k - 1][1]].lower()
+        if low in _MODALS - NEWS_VERBS and before not in _DETERMINERS and sentence[s:e][-1:].isalpha():
+            # "will set up", "will be built": link the verb, not "will" (but "the plan, which" has no verb)
             for ns, ne in spans[k + 1:k + 4]:
                 verb = sentence[ns:ne].strip(".,;:\"“”'’()")
                 if verb in _AUXILIARIES:
                     continue
-                if _LINKABLE_AFTER_MODAL.match(verb) and verb != "the":
+                if _LINKABLE_AFTER_MODAL.match(verb) and verb not in _FUNCTION_WORDS:
                     off = sentence[ns:ne].find(verb)
                     return ns + off, ns + off + len(verb)
                 break
@@ -533,7 +542,7 @@ def link_span(sentence: str) -> tuple[int, int]:
             return _whole(sentence)
     for k, (s, e) in enumerate(spans):
         token = sentence[s:e].strip(".,;:\"“”'’()")
-        if k and token.isalpha() and token.islower() and len(token) >= 4:
+        if k and token.isalpha() and token.islower() and len(token) >= 4 and token not in _FUNCTION_WORDS:
             off = sentence[s:e].find(token)
             return s + off, s + off + len(token)
     s, e = spans[0]
