@@ -123,6 +123,8 @@ def test_saving_a_story_another_editor_dropped_says_it_will_not_run(client):
                                               f"s{source}-summary_markdown": story(source).summary_markdown},
                         follow=True).content.decode()
     assert "Saved. This story is now candidate" in saved and "include it to run it" in saved
+    # five selected stories are asked for; four now: the approve card says so
+    assert 'id="approve-count">The issue holds 4 stories; the profile asks for 5.' in saved
 
 
 def test_split_keeps_the_text_an_editor_wrote_and_says_to_check_it(client):
