@@ -668,9 +668,16 @@ def describe(edit: IssueEdit) -> str:
     if edit.action == IssueEdit.Action.DROP:
         return f"dropped “{d.get('headline', '')}” (was #{d.get('position')})"
     if edit.action in (IssueEdit.Action.MOVE, IssueEdit.Action.REORDER):
-        moves = "; ".join(f"“{m['headline']}” #{m['from']} → #{m['to']}" for m in d.get("moved", []))
-        verb = f"moved {d['direction']}" if edit.action == IssueEdit.Action.MOVE else "reordered"
-        return f"{verb}: {moves}"
+        moved = list(d.get("moved", []))
+        if edit.action == IssueEdit.Action.MOVE:  # the story the editor moved first, then the one it passed
+            up = d.get("direction") == "up"
+            moved.sort(key=lambda m: (m["to"] < m["from"]) != up)
+            main, *others = moved or [{"headline": "", "from": "?", "to": "?"}]
+            passed = "; ".join(f"“{m['headline']}” #{m['from']} → #{m['to']}" for m in others)
+            return (f"moved “{main['headline']}” {d.get('direction', '')}: #{main['from']} → #{main['to']}"
+                    + (f" (past {passed})" if passed else ""))
+        moves = "; ".join(f"“{m['headline']}” #{m['from']} → #{m['to']}" for m in moved)
+        return f"reordered: {moves}"
     if edit.action == IssueEdit.Action.EDIT:
         parts = []
         if "headline" in d:
