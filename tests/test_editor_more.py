@@ -405,7 +405,10 @@ def test_issue_fields_are_saved_and_a_number_clash_is_refused(client):
     assert "<strong>allies</strong>" in web and "<script>alert" not in web and "June 20, 2025" in web
     email = client.get("/editor/issues/1-3/preview/email/").content.decode()
     assert "<strong" in email and "allies</strong>" in email and "<script>alert" not in email
-    assert client.get(ISSUE).status_code == 404
+    # another editor's open tab or bookmark of the old number leads to the issue under its new one
+    old_address = client.get(ISSUE)
+    assert old_address.status_code == 302 and old_address["Location"] == "/editor/issues/1-3/"
+    assert client.get("/editor/issues/7-7/").status_code == 404
     edit = IssueEdit.objects.get(action="fields")
     assert edit.detail["number"] == {"before": "1", "after": "3"}
     bad = client.post("/editor/issues/1-3/fields/", {**data, "date": "20/06/2025"}, follow=True)

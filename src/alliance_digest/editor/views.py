@@ -18,7 +18,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
@@ -85,6 +85,21 @@ def _issue(volume: int, number: int) -> Issue:
     if issue is None:
         raise Http404("no such issue")
     return issue
+
+
+def _renumbered_from(volume: int, number: int) -> Issue | None:
+    """The issue that was numbered ``volume.number`` before an editor changed its number, if any."""
+    by_issue: dict[int, list] = {}
+    for edit in IssueEdit.objects.filter(action=IssueEdit.Action.FIELDS).order_by("-at", "-id"):
+        by_issue.setdefault(edit.issue_id, []).append(edit.detail or {})
+    for issue in Issue.objects.filter(pk__in=by_issue):
+        address = (str(issue.volume), str(issue.number))
+        for detail in by_issue[issue.pk]:  # newest first: undo each change of number
+            address = (detail.get("volume", {}).get("before", address[0]),
+                       detail.get("number", {}).get("before", address[1]))
+            if address == (str(volume), str(number)):
+                return issue
+    return None
 
 
 KEPT_INPUT = "editor_kept_input"
@@ -284,7 +299,12 @@ def issue_page(request, volume: int, number: int):
     from alliance_digest.services import issue_data
 
     profile = _profile()
-    issue = _issue(volume, number)
+    issue = Issue.objects.filter(volume=volume, number=number).first()
+    if issue is None:
+        renumbered = _renumbered_from(volume, number)  # an old tab or bookmark after "Issue details"
+        if renumbered is None:
+            raise Http404("no such issue")
+        return redirect("editor-issue", renumbered.volume, renumbered.number)
     editable = issue.status == Issue.Status.DRAFT
     stories = list(issue.stories.prefetch_related("storyarticle_set__article").order_by("position", "id"))
     kept = _kept_input(request) if editable else {}
