@@ -378,9 +378,11 @@ def test_credit_edit_appears_in_the_previews(client):
     # the credit then survives a change of the top story
     client.post(url("drop", selected_ids()[0]))
     assert issue().image_credit == "Photo: A. Example / Agency"
-    bad = client.post(url("image/credit"), {**data, "image_credit_url": "javascript:alert(1)"}, follow=True)
+    bad = client.post(url("image/credit"), {**data, "image_credit": "Photo: B. Other",
+                                            "image_credit_url": "javascript:alert(1)"}, follow=True)
     assert "Not saved: Credit link" in bad.content.decode()
     assert issue().image_credit_url == "https://agency.example/photo/1"
+    assert 'value="Photo: B. Other"' in bad.content.decode()  # what was typed stays in the form to correct
 
 
 # ---- issue fields -----------------------------------------------------------------------------------

@@ -103,7 +103,8 @@ def _renumbered_from(volume: int, number: int) -> Issue | None:
 
 
 KEPT_INPUT = "editor_kept_input"
-KEPT_FIELDS = ("-headline", "-summary_markdown", "-base", "urls", "intro", "date", "volume", "number")
+KEPT_FIELDS = ("-headline", "-summary_markdown", "-base", "urls", "intro", "date", "volume", "number",
+               "image_alt", "image_credit", "image_credit_url")
 KEPT_MAX_CHARS = 60_000  # what one form can hold; a POST can be far larger, a session need not be
 
 
@@ -361,8 +362,11 @@ def _edit_forms(issue: Issue, stories, kept: dict | None = None) -> dict:
         "all_stories": [{"id": s.pk, "headline": s.headline, "selected": s.selected, "position": s.position}
                         for s in sorted(stories, key=lambda s: (not s.selected, s.position, s.pk))],
         "images": images, "image_current_src": safe_url(issue.image_url) if issue.image_url else "",
-        "credit_form": CreditForm(initial={"image_alt": issue.image_alt, "image_credit": issue.image_credit,
-                                           "image_credit_url": issue.image_credit_url}),
+        "credit_form": (CreditForm({name: kept.get(name, "") for name in ("image_alt", "image_credit",
+                                                                      "image_credit_url")})
+                        if kept and "image_credit" in kept else
+                        CreditForm(initial={"image_alt": issue.image_alt, "image_credit": issue.image_credit,
+                                            "image_credit_url": issue.image_credit_url})),
         "fields_form": (IssueFieldsForm({name: kept[name] for name in ("date", "volume", "number", "intro")
                                          if name in kept}) if kept and "intro" in kept else
                         IssueFieldsForm(initial={"date": issue.date, "volume": issue.volume,
