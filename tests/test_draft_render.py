@@ -209,3 +209,31 @@ def test_the_editor_refuses_a_relative_or_unsafe_reference_link():
         with pytest.raises(forms.ValidationError, match="is not a full address"):
             _markdown(f"Officials [agreed][1].\n\n[1]: {target}")
     assert _markdown("Officials [agreed][1].\n\n[1]: https://example.org/x")
+
+
+def test_a_digest_in_another_language_speaks_it_to_readers(ingested, cli):
+    """Labels, the date's style and the lang attributes come from the profile (frozen with the issue)."""
+    from alliance_digest.db.models import Issue
+
+    toml = ingested / "digest.toml"
+    text = toml.read_text("utf-8").replace('language = "en"\ndate_format = "{month} {day}, {year}"',
+                                           'language = "de"\ndate_format = "{day}. {month} {year}"\n'
+                                           'month_names = ["Januar", "Februar", "März", "April", "Mai", "Juni", '
+                                           '"Juli", "August", "September", "Oktober", "November", "Dezember"]')
+    text = text.replace('# headlines = "Headlines"', 'headlines = "Schlagzeilen"').replace(
+        '# details = "Details"', 'details = "Einzelheiten"').replace(
+        '# image_source = "Image Source"', 'image_source = "Bildquelle"')
+    toml.write_text(text, "utf-8")
+    assert cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08").exit_code == 0
+    Issue.objects.update(image_url="https://img.example/lead.jpg", image_credit="Agentur")
+    html = cli(ingested, "render", "latest", "--format", "html").output
+    assert '<html lang="de">' in html and "<h2>Schlagzeilen</h2>" in html and "8. November 2026" in html
+    assert "Bildquelle: " in html and "Headlines" not in html
+    md = cli(ingested, "render", "latest").output
+    assert "Schlagzeilen:" in md and "Einzelheiten:" in md and "8. November 2026" in md
+    txt = cli(ingested, "render", "latest", "--format", "txt").output
+    assert "SCHLAGZEILEN" in txt and "EINZELHEITEN" in txt
+    bad = text.replace('language = "de"', 'language = "German!"')
+    toml.write_text(bad, "utf-8")
+    refused = cli(ingested, "render", "latest")
+    assert refused.exit_code != 0 and "digest.language must be a language tag" in refused.output

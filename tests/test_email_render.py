@@ -254,3 +254,18 @@ def test_a_permalink_brings_the_pdf_edition_beside_it(sample):
     assert permalink in hrefs and "https://digest.example.org/issues/1-1.pdf" in hrefs
     assert parts.text.startswith(f"View in your browser: {permalink}\n"
                                  "PDF edition: https://digest.example.org/issues/1-1.pdf\n\n")
+
+
+def test_the_email_speaks_the_digests_language(sample):
+    data, profile = sample
+    german = {**data, "language": "de", "date_text": "8. November 2026",
+              "labels": {**data["labels"], "view_in_browser": "Im Browser ansehen", "unsubscribe": "Abbestellen",
+                         "subscribed": "Sie erhalten diese E-Mail, weil Sie {title} abonniert haben.",
+                         "headlines": "Schlagzeilen"}}
+    parts = _build(german, profile, unsubscribe_url=UNSUBSCRIBE, web_url=WEB)
+    assert '<html lang="de"' in parts.html and "Im Browser ansehen" in parts.html and "Schlagzeilen" in parts.html
+    assert f"weil Sie {data['title']} abonniert haben." in parts.html and ">Abbestellen</a>" in parts.html
+    assert "Im Browser ansehen: " in parts.text and "Abbestellen: " in parts.text and "8. November 2026" in parts.text
+    # an issue frozen before the digest had a language still renders, in English
+    old = {key: value for key, value in data.items() if key not in ("language", "date_text", "labels")}
+    assert "View in your browser" in _build(old, profile, web_url=WEB).html

@@ -7,6 +7,7 @@ pipeline and benchmarks can use it directly.
 from __future__ import annotations
 
 import difflib
+import re
 
 import tomllib
 from dataclasses import dataclass, field
@@ -123,6 +124,16 @@ class Numbering:
         return (volume, number + 1)
 
 
+ENGLISH_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                  "October", "November", "December"]
+# The fixed words readers see in the issue and its email, for a digest not written in English ([labels]).
+DEFAULT_LABELS = {
+    "headlines": "Headlines", "details": "Details", "image_source": "Image Source", "links": "Links",
+    "view_in_browser": "View in your browser", "pdf": "PDF", "pdf_edition": "PDF edition",
+    "subscribed": "You receive this email because you subscribed to {title}.", "unsubscribe": "Unsubscribe",
+}
+
+
 @dataclass
 class Profile:
     title: str
@@ -145,6 +156,15 @@ class Profile:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     run: RunSettings = field(default_factory=RunSettings)
     base_dir: Path = Path(".")
+    language: str = "en"  # of the issue, its email and pages (lang attributes, the feed)
+    date_format: str = "{month} {day}, {year}"  # the issue's date as readers see it
+    month_names: list[str] = field(default_factory=lambda: list(ENGLISH_MONTHS))
+    labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+
+    def format_date(self, day: date) -> str:
+        """The issue's date in the profile's style ("November 8, 2026", "8. November 2026")."""
+        return self.date_format.format(day=day.day, month=self.month_names[day.month - 1], year=day.year,
+                                       month_number=f"{day.month:02d}", day_padded=f"{day.day:02d}")
 
     @property
     def user_agent(self) -> str:
@@ -210,10 +230,12 @@ def _optional_bool(table: dict, key: str, where: str) -> bool | None:
 
 
 KNOWN_SETTINGS = {
-    "": {"digest", "numbering", "topic", "ranking", "grouping", "sources", "email", "fetch", "run", "database"},
+    "": {"digest", "numbering", "topic", "ranking", "grouping", "sources", "email", "fetch", "run", "database",
+         "labels"},
     "database": {"url"},  # read by settings.py (before Django starts), listed here so it is known
     "digest": {"title", "short_title", "cadence_days", "stories", "subject", "footer", "contact_text", "contact",
-               "site_url", "user_agent_contact"},
+               "site_url", "user_agent_contact", "language", "date_format", "month_names"},
+    "labels": set(DEFAULT_LABELS),
     "numbering": {"format", "start_volume", "start_number", "issues_per_volume"},
     "topic": {"name", "entities", "terms", "exclusions", "threshold", "previews"},
     "topic.entities": {"name", "patterns", "required", "counts_as", "weight"},
@@ -237,9 +259,37 @@ def _check_known(origin: str, where: str, table: dict, known: set[str]) -> None:
             raise ProfileError(f"{origin}: unknown setting {key!r} in {place}{hint}")
 
 
+def _language(origin: str, digest: dict, labels_t: dict) -> dict:
+    """The reader-facing language settings: ``[digest] language, date_format, month_names`` and ``[labels]``."""
+    language = str(digest.get("language", "en")).strip()
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        raise ProfileError(f"{origin}: digest.language must be a language tag such as \"en\" or \"de\", "
+                           f"got {language!r}")
+    months = digest.get("month_names", ENGLISH_MONTHS)
+    if not isinstance(months, list) or len(months) != 12 or not all(isinstance(m, str) and m.strip() for m in months):
+        raise ProfileError(f"{origin}: digest.month_names must list the 12 month names, January first")
+    date_format = str(digest.get("date_format", "{month} {day}, {year}"))
+    try:
+        date_format.format(day=1, month="x", year=2026, month_number="01", day_padded="01")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ProfileError(f"{origin}: digest.date_format {date_format!r} is invalid ({exc}); it may use {{day}}, "
+                           "{month}, {year}, {month_number} and {day_padded}") from None
+    labels = dict(DEFAULT_LABELS)
+    for key, value in labels_t.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ProfileError(f"{origin}: labels.{key} must be a non-empty text, got {value!r}")
+        labels[key] = value
+    try:
+        labels["subscribed"].format(title="Digest")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ProfileError(f"{origin}: labels.subscribed may use {{title}} only ({exc})") from None
+    return {"language": language, "date_format": date_format, "month_names": [str(m) for m in months],
+            "labels": labels}
+
+
 def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile") -> Profile:
     _check_known(origin, "", data, KNOWN_SETTINGS[""])
-    for name in ("digest", "numbering", "topic", "grouping", "email", "database"):
+    for name in ("digest", "numbering", "topic", "grouping", "email", "database", "labels"):
         if isinstance(data.get(name), dict):
             _check_known(origin, name, data[name], KNOWN_SETTINGS[name])
     if isinstance(data.get("ranking"), dict):
@@ -437,4 +487,5 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
                                                   f"{origin}: [grouping]") is not False,
         sources=sources,
         base_dir=base_dir,
+        **_language(origin, digest, section("labels")),
     )

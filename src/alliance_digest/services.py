@@ -555,6 +555,9 @@ def issue_data(issue: Issue, profile: Profile, include_all: bool = False) -> dic
         "intro": issue.intro,
         "notice": issue.notice or None,
         "footer": {"text": profile.footer, "contact_text": profile.contact_text, "contact": profile.contact},
+        "language": profile.language,
+        "date_text": profile.format_date(issue.date),
+        "labels": dict(profile.labels),
         "stories": [], "candidates": [],
     }
     for story in stories:

@@ -216,13 +216,24 @@ _env.filters.update(markdown_html=markdown_html, long_date=long_date, md=md_inli
                     text_wrap=text_wrap, paragraphs=summary_paragraphs)
 
 
+def reader_words(data: dict) -> dict:
+    """``data`` with what the templates need of the digest's language, for issues frozen before it existed too."""
+    from alliance_digest.profile import DEFAULT_LABELS
+
+    context = dict(data)
+    context["labels"] = {**DEFAULT_LABELS, **(data.get("labels") or {})}
+    context["language"] = data.get("language") or "en"
+    context["date_text"] = data.get("date_text") or long_date(data["date"])
+    return context
+
+
 def render(data: dict, fmt: str) -> str:
     """Render issue ``data`` as ``md``, ``html``, ``txt`` or ``json``."""
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    context = dict(data)
+    context = reader_words(data)
     if fmt == "txt":
         links: list[str] = []
         context["intro_text"] = [html_text(str(p), links) for p in summary_paragraphs(data.get("intro") or "")]

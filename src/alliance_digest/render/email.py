@@ -22,7 +22,7 @@ import css_inline
 from lxml import html as lxml_html
 from markupsafe import Markup
 
-from alliance_digest.render import _env, html_text, safe_url, summary_paragraphs
+from alliance_digest.render import _env, html_text, reader_words, safe_url, summary_paragraphs
 
 PREHEADER_CHARS = 140
 IMAGE_WIDTH = 552  # the 600 px column less its padding
@@ -113,7 +113,7 @@ def build_email(data: dict, profile, unsubscribe_url: str | None = None,
     preheader = preheader_text(data)
     image = dict(data.get("image") or {})
     context = dict(
-        data,
+        reader_words(data),
         subject=subject,
         preheader=preheader,
         unsubscribe_url=checked["unsubscribe_url"],

@@ -119,7 +119,7 @@ def archive(request):
     for volume, number, published_at, frozen in _archive_rows(request):
         issues.append({
             "title": frozen.get("title", ""), "label": frozen.get("label", f"{volume}.{number}"),
-            "date": long_date(frozen["date"]) if frozen.get("date") else "",
+            "date": frozen.get("date_text") or (long_date(frozen["date"]) if frozen.get("date") else ""),
             "published_at": published_at,
             "url": publishing.issue_path(volume, number),
             "headlines": [story.get("headline", "") for story in frozen.get("stories", [])],
@@ -254,6 +254,7 @@ class IssuesFeed(Feed):
 
     def get_object(self, request, *args, **kwargs):
         profile = current_profile()
+        self.language = profile.language  # the issues' language (xml:lang), not the server's
         return _Site(profile, _base_url(request, profile))
 
     def title(self, site: _Site) -> str:
