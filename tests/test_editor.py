@@ -579,8 +579,9 @@ def test_send_test_email_reports_an_unreachable_server_and_sends_otherwise(clien
     assert "Test email not sent:" in page
     assert IssueEdit.objects.get(action="test_send").detail["error"]
 
-    bad = client.post(url("send-test"), {"email": "not an address"}, follow=True)
+    bad = client.post(url("send-test"), {"email": "desk@example,org"}, follow=True)
     assert "Test email not sent" in bad.content.decode()
+    assert 'value="desk@example,org"' in bad.content.decode()  # kept to correct, not retyped
 
     with SmtpSink() as sink:
         time.sleep(0.01)

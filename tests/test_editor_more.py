@@ -458,6 +458,8 @@ def test_send_from_the_web_delivers_and_reports_progress(client, demo, editor):
         received = sink.recorder.received()
     text = progress.content.decode()
     assert progress.status_code == 200 and 'id="send-state">finished' in text
+    # the card above the panel no longer says the delivery is running (htmx swaps it out of band)
+    assert '<p id="send-running" hx-swap-oob="true">The delivery has ended' in text
     counts = dict(re.findall(r"<dt>(\w+)</dt><dd>(\d+)</dd>", text))
     assert counts == {"Sent": "3", "Queued": "0", "Failed": "0", "Total": "3"}
     assert "hx-trigger" not in text  # polling stops once the send is over
@@ -574,6 +576,7 @@ def test_sign_in_is_blocked_after_repeated_failures(editor):
     for attempt in range(4):
         response = c.post("/accounts/login/", {"username": "ed", "password": f"wrong-{attempt}"})
         assert response.status_code == 200 and "Wrong username or password" in response.content.decode()
+        assert 'value="ed"' in response.content.decode()  # the name stays; only the password is typed again
     fifth = c.post("/accounts/login/", {"username": "ED", "password": "wrong-5"})
     assert fifth.status_code == 429 and "Too many failed sign-in attempts" in fifth.content.decode()
     # even the right password is refused now, from this address

@@ -102,6 +102,7 @@ def _renumbered_from(volume: int, number: int) -> Issue | None:
     return None
 
 
+TEST_ADDRESS_KEPT = "editor_test_address"
 KEPT_INPUT = "editor_kept_input"
 KEPT_FIELDS = ("-headline", "-summary_markdown", "-base", "urls", "intro", "date", "volume", "number",
                "image_alt", "image_credit", "image_credit_url")
@@ -329,7 +330,8 @@ def issue_page(request, volume: int, number: int):
         "profile": profile, "issue": issue, "label": profile.numbering.label(issue.volume, issue.number),
         "editable": editable, "selected": selected, "candidates": candidates,
         "counts": _counts(issue, profile), "subject": subject_line(data, profile),
-        "test_form": TestSendForm(initial={"email": request.user.email}),
+        "test_form": TestSendForm(initial={"email": request.session.pop(TEST_ADDRESS_KEPT, None)
+                                                    or request.user.email}),
         "permalink": _public_link(profile, issue),
     })
 
@@ -515,6 +517,7 @@ def send_test(request, volume: int, number: int):
     form = TestSendForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Test email not sent: " + " ".join(form.errors.get("email", ["invalid address"])))
+        request.session[TEST_ADDRESS_KEPT] = request.POST.get("email", "")[:320]  # to correct, not retype
         return _back(issue, "send-test")
     address = form.cleaned_data["email"]
     try:
@@ -674,7 +677,7 @@ def send_progress(request, volume: int, number: int):
     issue = _issue(volume, number)
     profile = _profile()
     return render(request, "digest_editor/_send_progress.html", {
-        "issue": issue, "progress": sending.progress(profile, issue)})
+        "issue": issue, "progress": sending.progress(profile, issue), "polled": True})
 
 
 @require_POST
