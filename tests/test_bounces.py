@@ -164,3 +164,27 @@ def test_a_forged_or_unquoting_report_strips_nobody_unless_trusted(home, cli, tm
     trusted = cli(home, "bounces", "process", "--unverified", tmp_path / "forged.mbox")
     assert "3 subscriber(s) now bounced" in trusted.output, trusted.output
     assert set(Subscriber.objects.values_list("status", flat=True)) == {"bounced"}
+
+
+def test_a_report_partly_verified_counts_its_verified_part_now_and_the_rest_when_trusted(home, cli, tmp_path):
+    from alliance_digest.db.models import Subscriber
+
+    for email in ("ann@example.com", "bo@example.com"):
+        Subscriber.objects.create(email=email, email_normalized=email, status="active")
+    ann_id = sent_to("ann@example.com")
+    raw = raw_dsn("ann@example.com", "failed", "5.1.1", quoting=ann_id).replace(
+        b"Final-Recipient: rfc822; ann@example.com\nAction: failed\nStatus: 5.1.1\n",
+        b"Final-Recipient: rfc822; ann@example.com\nAction: failed\nStatus: 5.1.1\n\n"
+        b"Final-Recipient: rfc822; bo@example.com\nAction: failed\nStatus: 5.1.1\n")
+    box = mailbox.mbox(str(tmp_path / "both.mbox"))
+    box.add(b"Message-ID: <dsn-both@mx.example.net>\n" + raw)
+    box.flush()
+    first = cli(home, "bounces", "process", tmp_path / "both.mbox")
+    assert "1 subscriber(s) now bounced" in first.output and "1 report(s) ignored" in first.output, first.output
+    again = cli(home, "bounces", "process", tmp_path / "both.mbox")
+    assert "0 subscriber(s) now bounced" in again.output and "(1 already processed before" not in again.output
+    trusted = cli(home, "bounces", "process", "--unverified", tmp_path / "both.mbox")
+    assert "1 subscriber(s) now bounced" in trusted.output, trusted.output
+    assert set(Subscriber.objects.values_list("status", flat=True)) == {"bounced"}
+    last = cli(home, "bounces", "process", "--unverified", tmp_path / "both.mbox")
+    assert "(1 already processed before, skipped)" in last.output and "0 subscriber(s) now bounced" in last.output

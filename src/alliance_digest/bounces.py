@@ -12,11 +12,14 @@ the public From address, so anyone could otherwise forge reports that
 strip good subscribers from the list. ``unverified=True`` trusts every
 report, for a mailbox only the mail server can write to.
 
-Processing is idempotent: each bounce message taken into account is
-remembered (:class:`ProcessedBounce`: a hash of its Message-ID, or of its
-bytes and its place among identical copies when it has none) in the same
-transaction as what it changed, and skipped when it is read again, so
-running the command twice on the same mailbox counts nothing twice.
+Processing is idempotent: each failed address of a bounce message taken
+into account is remembered (:class:`ProcessedBounce`: a hash of the
+message's Message-ID, or of its bytes and its place among identical copies
+when it has none, with the address) in the same transaction as what it
+changed, and skipped when it is read again, so running the command twice on
+the same mailbox counts nothing twice; an address ignored as unverified is
+not remembered, so a later ``--unverified`` run can still count it. (Marks
+of whole messages, from earlier versions, are still honoured.)
 """
 
 from __future__ import annotations
@@ -148,22 +151,32 @@ def process(profile: Profile, path: Path, unverified: bool = False) -> BounceRep
             continue
         report.recognised += 1
         mark = _mark(message, raw, copies)
-        with transaction.atomic():  # the mark and what it counted are stored together, or neither
-            _, new = ProcessedBounce.objects.get_or_create(mark=mark)
-            if not new:
-                report.already_processed += 1
-                continue
-            quoted = None if unverified else _quoted_ids(raw, message)
-            ignored = [not _count(profile, report, raw_address, hard, quoted)
-                       for raw_address, hard in [(a, True) for a in permanent] + [(a, False) for a in temporary]]
-            if all(ignored):  # every address ignored: not marked, so a later run with --unverified may count it
-                transaction.set_rollback(True)
+        if ProcessedBounce.objects.filter(mark=mark).exists():  # counted whole by an earlier version
+            report.already_processed += 1
+            continue
+        quoted = None if unverified else _quoted_ids(raw, message)
+        fresh = False
+        with transaction.atomic():  # each address's mark and what it counted are stored together, or neither
+            for raw_address, hard in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
+                address_mark = hashlib.sha256(f"{mark}|{_plain_address(raw_address)}".encode()).hexdigest()
+                if ProcessedBounce.objects.filter(mark=address_mark).exists():
+                    continue
+                fresh = True
+                if _count(profile, report, raw_address, hard, quoted):
+                    ProcessedBounce.objects.create(mark=address_mark)
+                # an address ignored as unverified stays unmarked: a later --unverified run may count it
+        if not fresh:
+            report.already_processed += 1
     return report
+
+
+def _plain_address(raw) -> str:
+    return (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)).strip().lower()
 
 
 def _count(profile: Profile, report: BounceReport, raw, hard: bool, quoted: set[str] | None) -> bool:
     """Take one failed address into account; False when the report was ignored as unverified."""
-    address = (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)).strip().lower()
+    address = _plain_address(raw)
     subscriber = _subscriber(address)
     (report.hard if hard else report.soft).append(address)
     if subscriber is None:
