@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+from datetime import date, timedelta
 
 
 def raw_dsn(recipient: str, action: str, status: str, quoting: str | None = "sent") -> bytes:
@@ -21,8 +22,8 @@ def raw_dsn(recipient: str, action: str, status: str, quoting: str | None = "sen
         f"{returned}--B--\n").encode()
 
 
-def sent_to(recipient: str) -> str:
-    """Record in the ledger that issue 1.1 went to ``recipient`` (when on the list); its Message-ID."""
+def sent_to(recipient: str, number: int = 1) -> str:
+    """Record in the ledger that issue 1.``number`` went to ``recipient`` (when on the list); its Message-ID."""
     from alliance_digest import delivery
     from alliance_digest.db.models import Delivery, Issue, Subscriber
     from alliance_digest.profile import load_profile
@@ -32,8 +33,9 @@ def sent_to(recipient: str) -> str:
     from pathlib import Path
 
     profile = load_profile(Path(settings.DATABASES["default"]["NAME"]).parent / "digest.toml")
-    issue, _ = Issue.objects.get_or_create(volume=1, number=1, defaults={
-        "title": "Digest", "date": "2026-11-08", "window_start": "2026-10-26", "window_end": "2026-11-08"})
+    end = date(2026, 11, 8) + timedelta(days=14 * (number - 1))
+    issue, _ = Issue.objects.get_or_create(volume=1, number=number, defaults={
+        "title": "Digest", "date": end, "window_start": end - timedelta(days=13), "window_end": end})
     message_id = delivery.message_id(profile, issue, recipient)
     subscriber = Subscriber.objects.filter(email_normalized__in=address_forms(recipient)).first()
     if subscriber is not None:
@@ -49,8 +51,8 @@ def test_hard_and_soft_bounces(home, cli, tmp_path):
         Subscriber.objects.create(email=email, email_normalized=email, status="active")
     box = mailbox.mbox(str(tmp_path / "bounces.mbox"))
     box.add(raw_dsn("gone@example.com", "failed", "5.1.1"))
-    for _ in range(3):
-        box.add(raw_dsn("full@example.com", "delayed", "4.2.2"))
+    for number in (1, 2, 3):  # delays of three issues (repeated warnings about one message count once)
+        box.add(raw_dsn("full@example.com", "delayed", "4.2.2", quoting=sent_to("full@example.com", number)))
     box.add(b"From: someone@example.com\nSubject: hello\n\nnot a bounce\n")
     box.add(raw_dsn("stranger@example.com", "failed", "5.1.1"))
     box.flush()
@@ -101,7 +103,8 @@ def test_processing_a_mailbox_again_counts_nothing_twice(home, cli, tmp_path):
     soft = dict(Subscriber.objects.values_list("email", "soft_bounces"))
     assert soft == {"full@example.com": 1, "busy@example.com": 1}
     assert set(Subscriber.objects.values_list("status", flat=True)) == {"active"}
-    box.add(b"Message-ID: <dsn-2@mx.example.net>\n" + raw_dsn("full@example.com", "delayed", "4.2.2"))
+    box.add(b"Message-ID: <dsn-2@mx.example.net>\n"  # a delay of the next issue's message
+            + raw_dsn("full@example.com", "delayed", "4.2.2", quoting=sent_to("full@example.com", 2)))
     box.flush()
     later = cli(home, "bounces", "process", tmp_path / "bounces.mbox")  # only the new one counts
     assert "read 3 message(s): 3 bounce(s) (2 already processed before, skipped); 0 hard, 1 soft" in later.output
@@ -188,3 +191,34 @@ def test_a_report_partly_verified_counts_its_verified_part_now_and_the_rest_when
     assert set(Subscriber.objects.values_list("status", flat=True)) == {"bounced"}
     last = cli(home, "bounces", "process", "--unverified", tmp_path / "both.mbox")
     assert "(1 already processed before, skipped)" in last.output and "0 subscriber(s) now bounced" in last.output
+
+
+def test_repeated_delay_warnings_about_one_message_count_once(home, cli, tmp_path):
+    """Mail servers warn again and again about one slow message: that is one soft bounce, not three."""
+    from alliance_digest.db.models import Subscriber
+
+    Subscriber.objects.create(email="slow@example.com", email_normalized="slow@example.com", status="active")
+    sent = sent_to("slow@example.com")
+    box = mailbox.mbox(str(tmp_path / "delays.mbox"))
+    for hours in (4, 24, 48):
+        box.add(f"Message-ID: <delay-{hours}h@mx.example.net>\n".encode()
+                + raw_dsn("slow@example.com", "delayed", "4.2.2", quoting=sent))
+    box.flush()
+    result = cli(home, "bounces", "process", tmp_path / "delays.mbox")
+    assert result.exit_code == 0 and "1 soft" in result.output, result.output
+    subscriber = Subscriber.objects.get()
+    assert subscriber.soft_bounces == 1 and subscriber.status == "active"
+
+
+def test_a_report_quoting_a_message_sent_under_an_earlier_from_domain_still_counts(home, cli, tmp_path):
+    from alliance_digest.db.models import Subscriber
+
+    Subscriber.objects.create(email="ann@example.com", email_normalized="ann@example.com", status="active")
+    sent = sent_to("ann@example.com")
+    toml = home / "digest.toml"  # the publisher moves to its own domain after the send
+    toml.write_text(toml.read_text("utf-8").replace('site_url = "https://digest.example.org"',
+                                                    'site_url = "https://news.alliance-next.jp"'), "utf-8")
+    box = mailbox.mbox(str(tmp_path / "b.mbox"))
+    box.add(raw_dsn("ann@example.com", "failed", "5.1.1", quoting=sent))
+    box.flush()
+    assert "1 subscriber(s) now bounced" in cli(home, "bounces", "process", tmp_path / "b.mbox").output

@@ -237,3 +237,14 @@ def test_a_digest_in_another_language_speaks_it_to_readers(ingested, cli):
     toml.write_text(bad, "utf-8")
     refused = cli(ingested, "render", "latest")
     assert refused.exit_code != 0 and "digest.language must be a language tag" in refused.output
+
+
+def test_an_approved_issue_renders_as_approved_whatever_the_profile_says_since(ingested, cli):
+    assert cli(ingested, "draft", "--start", "2026-10-26", "--end", "2026-11-08").exit_code == 0
+    assert cli(ingested, "approve", "latest").exit_code == 0
+    toml = ingested / "digest.toml"
+    toml.write_text(toml.read_text("utf-8").replace('# headlines = "Headlines"', 'headlines = "Top stories"')
+                    .replace('footer = "', 'footer = "Changed later. '), "utf-8")
+    md = cli(ingested, "render", "latest").output
+    assert "Headlines:" in md and "Top stories" not in md and "Changed later." not in md  # as sent and published
+    assert cli(ingested, "render", "latest", "--format", "json").output.count('"status": "approved"') == 1

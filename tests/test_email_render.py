@@ -48,10 +48,14 @@ def _doc(html: str):
 def test_subject_follows_the_profile(sample, email):
     data, profile = sample
     assert profile.subject == "{title} Vol {volume}.{number} — {date}"
-    assert email.subject == f"US-Japan Alliance Digest Vol {data['volume']}.{data['number']} — 8 November 2026"
+    # the date as the issue writes it, so subject and body agree (the reference: "October 27, 2023")
+    assert email.subject == f"US-Japan Alliance Digest Vol {data['volume']}.{data['number']} — November 8, 2026"
     profile = copy.copy(profile)
     profile.subject = "{title} {volume}/{number} ({date})"
-    assert _build(dict(data, date="2023-10-27", volume=2, number=20), profile).subject == \
+    assert _build(dict(data, date="2023-10-27", date_text="27. Oktober 2023", volume=2, number=20),
+                  profile).subject == "US-Japan Alliance Digest 2/20 (27. Oktober 2023)"
+    frozen_before = {key: value for key, value in data.items() if key != "date_text"}  # approved before
+    assert _build(dict(frozen_before, date="2023-10-27", volume=2, number=20), profile).subject == \
         "US-Japan Alliance Digest 2/20 (27 October 2023)"
 
 

@@ -318,9 +318,15 @@ def test_cli_adds_a_source_whose_host_does_not_resolve_now_with_a_note(home, cli
     assert result.exit_code == 0, result.output + result.stderr
     assert "added source #" in result.output
     assert "cannot resolve host 'feeds.example.invalid'" in result.stderr and "checked each time" in result.stderr
-    for malformed in ("https://a..b/feed", "https://exa mple.com/feed", f"https://{'x' * 70}.example/feed"):
+    for malformed in ("https://a..b/feed", "https://exa mple.com/feed", f"https://{'x' * 70}.example/feed",
+                      "https://256.1.1.1/feed", "https://ab.123/x", "https://xn--zz.example/feed"):
         refused = cli(home, "sources", "add", malformed)  # a typo of form is not "offline": refused now
         assert refused.exit_code != 0 and "is not a valid host name" in refused.stderr, malformed
+    # the same address spelled otherwise (capitals, IDNA) is the same source
+    assert cli(home, "sources", "add", "https://bücher.example.invalid/feed").exit_code == 0
+    for spelling in ("https://FEEDS.example.invalid/rss", "https://xn--bcher-kva.example.invalid/feed"):
+        twice = cli(home, "sources", "add", spelling)
+        assert twice.exit_code != 0 and "is already a source" in twice.stderr, spelling
     checked = cli(home, "sources", "check", "https://feeds.example.invalid/rss")
     assert checked.exit_code != 0 and "Offline Outlet" in checked.output + checked.stderr
     opml = tmp_path / "feeds.opml"

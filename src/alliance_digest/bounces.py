@@ -106,8 +106,8 @@ _MESSAGE_ID = re.compile(rb"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>")
 
 
 def _quoted_ids(raw: bytes, message) -> set[str]:
-    """Every Message-ID-shaped token in a bounce: in its bytes, and in each part decoded (base64 too)."""
-    found = {token.decode("ascii", "replace") for token in _MESSAGE_ID.findall(raw)}
+    """The local parts of every Message-ID-shaped token in a bounce: in its bytes and each part decoded (base64 too)."""
+    found = {_local_part(token.decode("ascii", "replace")) for token in _MESSAGE_ID.findall(raw)}
     for part in message.walk():
         if part.is_multipart():
             continue
@@ -115,7 +115,7 @@ def _quoted_ids(raw: bytes, message) -> set[str]:
             payload = part.get_payload(decode=True) or b""
         except Exception:  # noqa: BLE001 - a broken part simply quotes nothing
             continue
-        found |= {token.decode("ascii", "replace") for token in _MESSAGE_ID.findall(payload)}
+        found |= {_local_part(token.decode("ascii", "replace")) for token in _MESSAGE_ID.findall(payload)}
     return found
 
 
@@ -129,7 +129,13 @@ def _sent_ids(profile: Profile, subscriber) -> set[str]:
     from alliance_digest.subscribers import wire_address
 
     deliveries = Delivery.objects.filter(subscriber=subscriber).exclude(status=Delivery.Status.QUEUED)
-    return {message_id(profile, d.issue, wire_address(subscriber.email)) for d in deliveries.select_related("issue")}
+    return {_local_part(message_id(profile, d.issue, wire_address(subscriber.email)))
+            for d in deliveries.select_related("issue")}
+
+
+def _local_part(message_id: str) -> str:
+    """``digest-1.1-<keyed hash>`` of ``<digest-1.1-<keyed hash>@domain>``: the domain may have changed since."""
+    return message_id.strip().lstrip("<").rsplit("@", 1)[0]
 
 
 def process(profile: Profile, path: Path, unverified: bool = False) -> BounceReport:
@@ -158,13 +164,24 @@ def process(profile: Profile, path: Path, unverified: bool = False) -> BounceRep
         fresh = False
         with transaction.atomic():  # each address's mark and what it counted are stored together, or neither
             for raw_address, hard in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
-                address_mark = hashlib.sha256(f"{mark}|{_plain_address(raw_address)}".encode()).hexdigest()
-                if ProcessedBounce.objects.filter(mark=address_mark).exists():
+                address = _plain_address(raw_address)
+                marks = [hashlib.sha256(f"{mark}|{address}".encode()).hexdigest()]
+                subscriber = _subscriber(address)
+                matched = sorted(quoted & _sent_ids(profile, subscriber)) if subscriber and quoted else []
+                if matched and not hard:  # repeated delay warnings about one message count once
+                    marks.append(hashlib.sha256(f"delayed|{matched[0]}|{address}".encode()).hexdigest())
+                if ProcessedBounce.objects.filter(mark__in=marks).exists():
                     continue
                 fresh = True
-                if _count(profile, report, raw_address, hard, quoted):
-                    ProcessedBounce.objects.create(mark=address_mark)
-                # an address ignored as unverified stays unmarked: a later --unverified run may count it
+                (report.hard if hard else report.soft).append(address)
+                if subscriber is None:
+                    report.unknown.append(address)
+                elif quoted is not None and not matched:
+                    report.unverified.append(address)
+                    continue  # unmarked: a later --unverified run may count it
+                else:
+                    _count(profile, report, subscriber, address, hard)
+                ProcessedBounce.objects.bulk_create([ProcessedBounce(mark=m) for m in marks])
         if not fresh:
             report.already_processed += 1
     return report
@@ -174,17 +191,8 @@ def _plain_address(raw) -> str:
     return (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)).strip().lower()
 
 
-def _count(profile: Profile, report: BounceReport, raw, hard: bool, quoted: set[str] | None) -> bool:
-    """Take one failed address into account; False when the report was ignored as unverified."""
-    address = _plain_address(raw)
-    subscriber = _subscriber(address)
-    (report.hard if hard else report.soft).append(address)
-    if subscriber is None:
-        report.unknown.append(address)
-        return True
-    if quoted is not None and not (quoted & _sent_ids(profile, subscriber)):
-        report.unverified.append(address)
-        return False
+def _count(profile: Profile, report: BounceReport, subscriber, address: str, hard: bool) -> None:
+    """Take one verified failure into account: hard bounces at once, soft ones up to the limit."""
     subscriber.last_bounce_at = timezone.now()
     subscriber.last_bounce = f"{'hard' if hard else 'soft'} bounce"
     if not hard:
@@ -194,4 +202,3 @@ def _count(profile: Profile, report: BounceReport, raw, hard: bool, quoted: set[
         subscriber.status = Subscriber.Status.BOUNCED
         report.now_bounced.append(address)
     subscriber.save()
-    return True

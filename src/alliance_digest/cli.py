@@ -262,7 +262,15 @@ def render(obj: Context, issue: str, fmt: str, include_all: bool, no_images: boo
         raise click.BadParameter("--all only applies to --format json")
     if no_images and fmt != "pdf":
         raise click.BadParameter("--no-images only applies to --format pdf")
-    data = services.issue_data(found, profile, include_all=include_all)
+    if found.frozen and found.status != found.Status.DRAFT:  # what was approved (and sent), not today's profile
+        import copy
+
+        data = copy.deepcopy(found.frozen)
+        data["status"] = found.status
+        if include_all:
+            data["all_stories"] = services.issue_data(found, profile, include_all=True)["all_stories"]
+    else:
+        data = services.issue_data(found, profile, include_all=include_all)
     if fmt == "pdf":
         from alliance_digest.render.pdf import PdfUnavailable, lead_image_loader, render_pdf
 

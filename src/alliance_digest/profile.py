@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 
 import tomllib
 from dataclasses import dataclass, field
@@ -269,11 +270,17 @@ def _language(origin: str, digest: dict, labels_t: dict) -> dict:
     if not isinstance(months, list) or len(months) != 12 or not all(isinstance(m, str) and m.strip() for m in months):
         raise ProfileError(f"{origin}: digest.month_names must list the 12 month names, January first")
     date_format = str(digest.get("date_format", "{month} {day}, {year}"))
+    fields = {"day", "month", "year", "month_number", "day_padded"}
     try:
+        used = [name for _, name, _, _ in string.Formatter().parse(date_format) if name is not None]
         date_format.format(day=1, month="x", year=2026, month_number="01", day_padded="01")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ProfileError(f"{origin}: digest.date_format {date_format!r} is invalid ({exc}); it may use {{day}}, "
-                           "{month}, {year}, {month_number} and {day_padded}") from None
+        problem = ("it names nothing of the date" if not used else
+                   next((f"{{{name}}} is not one of them" for name in used if name not in fields), None))
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        problem = str(exc)
+    if problem:
+        raise ProfileError(f"{origin}: digest.date_format {date_format!r} is invalid ({problem}); it may use {{day}}, "
+                           "{month}, {year}, {month_number} and {day_padded}")
     labels = dict(DEFAULT_LABELS)
     for key, value in labels_t.items():
         if not isinstance(value, str) or not value.strip():

@@ -18,6 +18,7 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from lxml import etree
@@ -174,6 +175,28 @@ def safe_location(profile: Profile, url: str, allow_local: bool = False, notes: 
         raise SourceError(str(exc)) from None
 
 
+def _address_key(url: str) -> str | None:
+    """One spelling of a web address: host lower-cased and IDNA-encoded (BÜCHER.example is xn--bcher-kva.example)."""
+    from alliance_digest.pipeline.urls import canonicalise
+
+    try:
+        canonical = canonicalise(url)
+        parts = urlsplit(canonical)
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _same_address(url: str) -> Source | None:
+    """A source already registered under another spelling of ``url``'s address."""
+    key = _address_key(url)
+    if key is None or "://" not in url or url.lower().startswith("file:"):
+        return None
+    return next((s for s in Source.objects.all() if "://" in s.url and _address_key(s.url) == key), None)
+
+
 def add(profile: Profile, url: str, name: str = "", kind: str = "feed", authority: float = 0.5,
         full_text: bool = False, category: str = "", site: str = "", origin: str = "cli",
         allow_local: bool = False, notes: list[str] | None = None) -> Source:
@@ -188,7 +211,7 @@ def add(profile: Profile, url: str, name: str = "", kind: str = "feed", authorit
         raise SourceError(f"{url}: authority must be between 0 and 1, got {authority}")
     if site and not site.strip().lower().startswith(("http://", "https://")):
         raise SourceError(f"{url}: site {site!r} is not a web address (https://...)")
-    existing = Source.objects.filter(url=url).first() or _same_file(profile, url)
+    existing = Source.objects.filter(url=url).first() or _same_file(profile, url) or _same_address(url)
     if existing is not None:
         raise SourceError(f"{url} is already a source (#{existing.id}, {existing.name})")
     return Source.objects.create(

@@ -55,9 +55,12 @@ def _well_formed(host: str) -> bool:
         pass
     try:
         ascii_host = host.rstrip(".").encode("idna").decode("ascii").lower()
+        ascii_host.encode("ascii").decode("idna")  # an "xn--" label must be valid punycode too
     except UnicodeError:
         return False
-    return 0 < len(ascii_host) <= 253 and all(_LABEL.match(label) for label in ascii_host.split("."))
+    labels = ascii_host.split(".")
+    return (0 < len(ascii_host) <= 253 and all(_LABEL.match(label) for label in labels)
+            and not labels[-1].isdigit())  # 256.1.1.1 is no address, and no name has a numeric top level
 
 
 def resolve(host: str, port: int) -> list[str]:

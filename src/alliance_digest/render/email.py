@@ -56,8 +56,10 @@ def absolute_url(url: str | None) -> str:
 
 
 def subject_line(data: dict, profile) -> str:
+    """The subject; its ``{date}`` is the issue's date as readers see it in the body (the profile's style,
+    frozen with the issue), so subject and issue never disagree; older issues keep ``8 November 2026``."""
     return profile.subject.format(title=data["title"], volume=data["volume"], number=data["number"],
-                                  date=day_month_year(data["date"]))
+                                  date=data.get("date_text") or day_month_year(data["date"]))
 
 
 def preheader_text(data: dict) -> str:

@@ -121,6 +121,7 @@ def archive(request):
             "title": frozen.get("title", ""), "label": frozen.get("label", f"{volume}.{number}"),
             "date": frozen.get("date_text") or (long_date(frozen["date"]) if frozen.get("date") else ""),
             "published_at": published_at,
+            "language": frozen.get("language") or "en",  # the page is English; each issue speaks its own
             "url": publishing.issue_path(volume, number),
             "headlines": [story.get("headline", "") for story in frozen.get("stories", [])],
         })
@@ -260,8 +261,9 @@ class IssuesFeed(Feed):
     def title(self, site: _Site) -> str:
         return site.profile.title
 
-    def subtitle(self, site: _Site) -> str:
-        return f"Published issues of {site.profile.title}"
+    def subtitle(self, site: _Site) -> str | None:
+        # English words, said only where the feed's language is English
+        return f"Published issues of {site.profile.title}" if site.profile.language.startswith("en") else None
 
     def link(self, site: _Site) -> str:
         return site.base + reverse("archive")
