@@ -139,7 +139,7 @@ def store_articles(records: list[ArticleRecord], profile: Profile, report: Inges
 
     scorer = scorer or make_scorer(profile)
     version = topic_version(profile)
-    outlets = with_db_sources(profile)
+    outlets = with_db_sources(profile) if outlet else None  # only an input from a known outlet may supersede
     for rec in records:
         for name in _RECORD_TEXT:
             setattr(rec, name, drop_controls(getattr(rec, name)))
@@ -227,8 +227,8 @@ def _not_stored(report: IngestReport, articles: list[Article], line: str) -> Non
     report.problems.append(Problem(articles[0].origin or articles[0].url, line))
 
 
-_UPDATED_FIELDS = ["title", "source", "url", "origin", "content_hash", "text", "summary", "author", "image_url", "image_alt", "published",
-                   "relevance", "relevance_explanation", "relevance_version"]
+_UPDATED_FIELDS = ["title", "source", "url", "origin", "content_hash", "text", "summary", "author", "image_url",
+                   "image_alt", "published", "relevance", "relevance_explanation", "relevance_version"]
 
 
 def _write(new: list[Article], changed: list[Article]) -> None:
