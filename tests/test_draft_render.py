@@ -125,7 +125,7 @@ def test_json_export_shape(ingested, cli):
     data = json.loads(cli(ingested, "render", "1.1", "--format", "json", "--all").output)
     for key in ("title", "volume", "number", "date", "window", "image", "stories", "candidates", "all_stories"):
         assert key in data
-    assert data["window"] == {"start": "2026-10-26", "end": "2026-11-08"}
+    assert data["window"] == {"start": "2026-10-26", "end": "2026-11-08", "time_zone": "UTC"}
     assert set(data["image"]) >= {"url", "credit"}
     story = data["stories"][0]
     assert set(story) >= {"headline", "summary_markdown", "score", "articles"}

@@ -37,6 +37,11 @@ def _load(home, edit):
     (lambda t: t.replace('date_format = "{month} {day}, {year}"', 'date_format = "{month.upper}"'),
      "digest.date_format '{month.upper}' is invalid ({month.upper} is not one of them)"),
     (lambda t: t.replace('language = "en"', 'language = "English!"'), "digest.language must be a language tag"),
+    (lambda t: t.replace('time_zone = "UTC"', 'time_zone = "America/New_Yrok"'),
+     "digest.time_zone 'America/New_Yrok' is not a time zone name (IANA names such as \"America/New_York\", "
+     "\"Asia/Tokyo\" or \"UTC\"); did you mean 'America/New_York'?"),
+    (lambda t: t.replace('time_zone = "UTC"', 'time_zone = "../../etc/passwd"'), "is not a time zone name"),
+    (lambda t: t.replace('time_zone = "UTC"', 'time_zone = 9'), "digest.time_zone must be a time zone name"),
     (lambda t: t.replace("editors = []", "editor = []"), "unknown setting 'editor' in [run] (did you mean 'editors'?)"),
     (lambda t: t.replace("full_text = false", "fulltext = false"),
      "unknown setting 'fulltext' in [fetch] (did you mean 'full_text'?)"),

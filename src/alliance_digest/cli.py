@@ -207,12 +207,13 @@ def draft(obj: Context, start: date | None, end: date | None, replace: bool, all
     from alliance_digest import services
     from alliance_digest.pipeline.compose import Window
 
-    end = end or date.today()
+    end = end or profile.today()
     start = start or Window.ending(end, profile.cadence_days).start
     if start > end:
         raise click.BadParameter(f"--start {start} is after --end {end}")
     try:
-        issue, comp = services.draft_issue(profile, Window(start, end), replace=replace, allow_empty=allow_empty)
+        issue, comp = services.draft_issue(profile, profile.window(start, end), replace=replace,
+                                           allow_empty=allow_empty)
     except services.ServiceError as exc:
         raise click.ClickException(str(exc)) from None
     label = f"issue {issue.key} ({profile.numbering.label(issue.volume, issue.number)}) for {start}..{end}"
@@ -320,8 +321,6 @@ def articles(obj: Context, start, end, min_score: float, search: str | None, lim
     _, profile = obj.open()
     from alliance_digest import services
     from alliance_digest.db.models import Article
-    from alliance_digest.pipeline.compose import Window
-
     from alliance_digest.pipeline.learned import ModelUnreadable
 
     from django.db.models import Q
@@ -332,7 +331,8 @@ def articles(obj: Context, start, end, min_score: float, search: str | None, lim
                        "(once after a change) ...", err=True)
 
     try:
-        rescored = services.refresh_relevance(profile, Window(start or date(1900, 1, 1), end or date(2200, 12, 31)),
+        rescored = services.refresh_relevance(profile, profile.window(start or date(1900, 1, 1),
+                                                                      end or date(2200, 12, 31)),
                                               only=Q(title__icontains=search) if search else None, before=announce)
     except ModelUnreadable as exc:
         rescored = 0
@@ -342,13 +342,13 @@ def articles(obj: Context, start, end, min_score: float, search: str | None, lim
 
     rows = Article.objects.filter(relevance__gte=min_score)
     if start:
-        rows = rows.filter(published__gte=Window(start, start).start_dt)
+        rows = rows.filter(published__gte=profile.window(start, start).start_dt)
     if end:
-        rows = rows.filter(published__lt=Window(end, end).end_dt)
+        rows = rows.filter(published__lt=profile.window(end, end).end_dt)
     if search:
         rows = rows.filter(title__icontains=search)
     for article in rows.order_by("-relevance", "-published", "id")[:limit]:
-        day = article.published.date().isoformat() if article.published else "no date   "
+        day = article.published.astimezone(profile.zone).date().isoformat() if article.published else "no date   "
         click.echo(f"{article.relevance:.3f}  {day}  {article.source[:24]:<24}  {article.title[:90]}")
         if explain:
             why = article.relevance_explanation or {}
@@ -610,6 +610,8 @@ def subscribers_export(obj: Context, csv_file: str, status: str | None) -> None:
 def subscribers_list(obj: Context, status: str | None) -> None:
     """List subscribers: status, address, name, where they came from, when they joined."""
     obj.open()
+    from django.utils import timezone
+
     from alliance_digest import subscribers
     from alliance_digest.db.models import Subscriber
 
@@ -618,7 +620,8 @@ def subscribers_list(obj: Context, status: str | None) -> None:
         rows = rows.filter(status=status)
     shown = 0
     for s in rows.iterator():
-        click.echo(f"{s.status:<12}  {s.email:<40}  {s.name[:30]:<30}  {s.source:<8}  {s.created_at.date()}")
+        joined = timezone.localtime(s.created_at).date()
+        click.echo(f"{s.status:<12}  {s.email:<40}  {s.name[:30]:<30}  {s.source:<8}  {joined}")
         shown += 1
     if not shown:
         click.echo(f"no {status} subscribers" if status else "no subscribers yet")
@@ -898,7 +901,9 @@ def _find_source(ref: str):
 
 
 def _when(moment) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "never"
+    from django.utils import timezone
+
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
 @cli.group("sources")

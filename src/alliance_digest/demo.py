@@ -62,7 +62,6 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print,
     home = prepare(directory)
     workspace.init(home, demo_profile_text())  # sets Django up for this workspace
     from alliance_digest import services
-    from alliance_digest.pipeline.compose import Window
     from alliance_digest.render import render
 
     profile = load_profile(home / PROFILE_NAME)
@@ -75,7 +74,7 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print,
             on_problem(f"{outcome.name}: {outcome.error}")
     echo(report.summary())
     start, end = sample_window()
-    issue, comp = services.draft_issue(profile, Window(start, end))
+    issue, comp = services.draft_issue(profile, profile.window(start, end))
     echo(f"drafted issue {issue.key} for {start}..{end}: {len(comp.selected)} stories, "
          f"{len(comp.candidates)} candidates")
     data = services.issue_data(issue, profile)

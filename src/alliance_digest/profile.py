@@ -12,10 +12,11 @@ import string
 
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from alliance_digest.pipeline.ranking import Weights as RankingWeights
 from alliance_digest.pipeline.relevance import EntityGroup, TopicProfile
@@ -161,6 +162,21 @@ class Profile:
     date_format: str = "{month} {day}, {year}"  # the issue's date as readers see it
     month_names: list[str] = field(default_factory=lambda: list(ENGLISH_MONTHS))
     labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+    time_zone: str = "UTC"  # IANA name: the digest's days (windows, "today") and the times editors see
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def today(self, now: datetime | None = None) -> date:
+        """Today's date where the digest is made (not the server's, not UTC's)."""
+        return (now or datetime.now(timezone.utc)).astimezone(self.zone).date()
+
+    def window(self, start: date, end: date):
+        """The window of days ``start``..``end`` (inclusive) in the digest's time zone."""
+        from alliance_digest.pipeline.compose import Window
+
+        return Window(start, end, self.zone)
 
     def format_date(self, day: date) -> str:
         """The issue's date in the profile's style ("November 8, 2026", "8. November 2026")."""
@@ -235,7 +251,7 @@ KNOWN_SETTINGS = {
          "labels"},
     "database": {"url"},  # read by settings.py (before Django starts), listed here so it is known
     "digest": {"title", "short_title", "cadence_days", "stories", "subject", "footer", "contact_text", "contact",
-               "site_url", "user_agent_contact", "language", "date_format", "month_names"},
+               "site_url", "user_agent_contact", "language", "date_format", "month_names", "time_zone"},
     "labels": set(DEFAULT_LABELS),
     "numbering": {"format", "start_volume", "start_number", "issues_per_volume"},
     "topic": {"name", "entities", "terms", "exclusions", "threshold", "previews"},
@@ -292,6 +308,26 @@ def _language(origin: str, digest: dict, labels_t: dict) -> dict:
         raise ProfileError(f"{origin}: labels.subscribed may use {{title}} only ({exc})") from None
     return {"language": language, "date_format": date_format, "month_names": [str(m) for m in months],
             "labels": labels}
+
+
+def _time_zone(origin: str, digest: dict) -> str:
+    """``[digest] time_zone``: an IANA name such as "America/New_York" (the digest's days and times)."""
+    name = digest.get("time_zone", "UTC")
+    if not isinstance(name, str) or not name.strip():
+        raise ProfileError(f"{origin}: digest.time_zone must be a time zone name such as \"America/New_York\" "
+                           f"or \"Asia/Tokyo\", got {name!r}")
+    name = name.strip()
+    try:
+        if ".." in name or name.startswith("/"):
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        zones = {zone.lower(): zone for zone in available_timezones()}
+        close = difflib.get_close_matches(name.lower(), zones, n=1, cutoff=0.75)
+        hint = f"; did you mean {zones[close[0]]!r}?" if close else ""
+        raise ProfileError(f"{origin}: digest.time_zone {name!r} is not a time zone name (IANA names such as "
+                           f"\"America/New_York\", \"Asia/Tokyo\" or \"UTC\"){hint}") from None
+    return name
 
 
 def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile") -> Profile:
@@ -495,4 +531,5 @@ def parse_profile(data: dict, base_dir: Path = Path("."), origin: str = "profile
         sources=sources,
         base_dir=base_dir,
         **_language(origin, digest, section("labels")),
+        time_zone=_time_zone(origin, digest),
     )

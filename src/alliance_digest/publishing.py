@@ -36,7 +36,7 @@ class PublishError(Exception):
 def publish(profile: Profile, issue: Issue, now: datetime | None = None) -> Issue:
     """Put an approved issue on the public archive: status ``published``, ``published_at`` set."""
     if issue.status == Issue.Status.PUBLISHED:
-        when = f" on {issue.published_at:%Y-%m-%d %H:%M} UTC" if issue.published_at else ""
+        when = f" on {timezone.localtime(issue.published_at):%Y-%m-%d %H:%M %Z}" if issue.published_at else ""
         raise PublishError(f"issue {issue.key} is already published{when}: nothing changed")
     if issue.status != Issue.Status.APPROVED:
         raise PublishError(f"issue {issue.key} is not approved: it is a {issue.status}; "

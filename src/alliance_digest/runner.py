@@ -62,7 +62,7 @@ def window_due(profile: Profile, today: date):
     end = anchor + timedelta(days=((ended - anchor).days // cadence) * cadence)
     if last is not None and last.window_end >= end:
         return None
-    return Window.ending(end, cadence)
+    return Window.ending(end, cadence, profile.zone)
 
 
 def draft_if_due(profile: Profile, today: date, report: CycleReport) -> None:
@@ -91,7 +91,6 @@ def notify_drafts(profile: Profile, report: CycleReport) -> None:
     from django.utils import timezone
 
     from alliance_digest.db.models import Issue
-    from alliance_digest.pipeline.compose import Window
 
     if not profile.run.editors:
         return
@@ -102,7 +101,7 @@ def notify_drafts(profile: Profile, report: CycleReport) -> None:
                 editors_notified_at=claimed_at):
             continue
         stories = issue.stories.filter(selected=True).order_by("position")
-        window = Window(issue.window_start, issue.window_end)
+        window = profile.window(issue.window_start, issue.window_end)
         subject = f"Draft ready: {profile.title} {profile.numbering.label(issue.volume, issue.number)}"
         if not _tell_editors(profile, report, subject=subject,
                              body=_draft_body(profile, issue, window, [s.headline for s in stories], issue.notice)):
@@ -179,7 +178,7 @@ def _cycle(profile: Profile, report: CycleReport, today: date | None, stop: thre
     notify_pauses(profile, report)
     if stop is not None and stop.is_set():
         return
-    draft_if_due(profile, today or date.today(), report)
+    draft_if_due(profile, today or profile.today(), report)
     notify_drafts(profile, report)
 
 

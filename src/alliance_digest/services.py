@@ -549,7 +549,8 @@ def issue_data(issue: Issue, profile: Profile, include_all: bool = False) -> dic
         "label": profile.numbering.label(issue.volume, issue.number),
         "date": issue.date.isoformat(),
         "status": issue.status,
-        "window": {"start": issue.window_start.isoformat(), "end": issue.window_end.isoformat()},
+        "window": {"start": issue.window_start.isoformat(), "end": issue.window_end.isoformat(),
+                   "time_zone": profile.time_zone},
         "image": {"url": issue.image_url or None, "alt": issue.image_alt or None,
                   "credit": issue.image_credit or None, "credit_url": issue.image_credit_url or None},
         "intro": issue.intro,
@@ -565,7 +566,7 @@ def issue_data(issue: Issue, profile: Profile, include_all: bool = False) -> dic
         data[key].append(_story_dict(story.headline, story.summary_markdown, story.score, story.reasons,
                                      articles_of(story)))
     if include_all:
-        window = Window(issue.window_start, issue.window_end)
+        window = profile.window(issue.window_start, issue.window_end)
         comp = compose_window(profile, window, exclude=issue, keep_all=True)
         data["all_stories"] = [_story_dict(s.headline, s.summary_markdown, s.score, s.reasons, s.articles)
                                for s in comp.all_stories]

@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "alliance_digest.web.views.DigestTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 ROOT_URLCONF = "alliance_digest.urls"
@@ -133,7 +134,24 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
-TIME_ZONE = "UTC"
+
+
+def _time_zone() -> str:
+    """The digest's ``[digest] time_zone`` (checked with its one-line error by ``profile.load_profile``)."""
+    from zoneinfo import ZoneInfo
+
+    name = _profile_setting("digest", "time_zone") or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError):
+        return "UTC"
+    return name
+
+
+# Times people read (the editors' app, the CLI, editors' emails) are in the digest's zone;
+# the database stores UTC. The web app follows edits of the profile per request
+# (``alliance_digest.web.views.DigestTimeZoneMiddleware``).
+TIME_ZONE = _time_zone()
 LANGUAGE_CODE = "en-us"
 STATIC_URL = "static/"
 

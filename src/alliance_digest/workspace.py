@@ -117,6 +117,9 @@ def open_workspace(home: str | None) -> tuple[Path, Profile]:
     path = locate(home)
     profile = load_profile(path / PROFILE_NAME)
     setup_django(path)
+    from django.utils import timezone
+
+    timezone.activate(profile.zone)  # times this command prints are the digest's (settings.TIME_ZONE, per workspace)
     return path, profile
 
 

@@ -17,7 +17,6 @@ import dataclasses
 
 from alliance_digest.db.models import Article, Issue, Story
 from alliance_digest.pipeline import ranking, summarise
-from alliance_digest.pipeline.compose import Window
 from alliance_digest.pipeline.records import ArticleRecord, StoryArticle as ArticleView, StoryDraft
 
 MAX_URLS = 10  # per paste: each is fetched while the editor waits
@@ -48,7 +47,7 @@ def _terms(profile, views: list[ArticleView]) -> dict[str, float]:
 def _score(profile, issue: Issue, story: StoryDraft) -> None:
     from alliance_digest.services import previous_terms
 
-    window = Window(issue.window_start, issue.window_end)
+    window = profile.window(issue.window_start, issue.window_end)
     ranking.score_story(story, profile.ranking, window.start_dt, window.end_dt, previous_terms(exclude=issue))
 
 

@@ -21,6 +21,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from alliance_digest.db.models import Article, Issue, IssueEdit, Story
@@ -179,10 +180,9 @@ logout = with_csp(require_POST(auth_views.LogoutView.as_view()))
 # --------------------------------------------------------------- dashboard ---
 
 def _counts(issue: Issue, profile) -> dict:
-    from alliance_digest.pipeline.compose import Window
     from alliance_digest.services import window_articles
 
-    in_window = Article.objects.filter(window_articles(Window(issue.window_start, issue.window_end)))
+    in_window = Article.objects.filter(window_articles(profile.window(issue.window_start, issue.window_end)))
     last = issue.edits.filter(action=IssueEdit.Action.REDRAFTED).first()
     drafted_at = last.at if last else issue.created_at
     # what came in since, but not what the editors pasted into the issue themselves
@@ -474,12 +474,12 @@ def edit(request, volume: int, number: int, story_id: int):
 def redraft(request, volume: int, number: int):
     """Draft the issue again from its window's coverage now, keeping the editors' work."""
     from alliance_digest import services
-    from alliance_digest.pipeline.compose import Window
 
     def do(issue):
         actions.check_draft(issue)
         try:
-            services.draft_issue(_profile(), Window(issue.window_start, issue.window_end), replace=True,
+            profile = _profile()
+            services.draft_issue(profile, profile.window(issue.window_start, issue.window_end), replace=True,
                                  user=request.user)
         except services.ServiceError as exc:
             raise actions.EditError(str(exc)) from None
@@ -649,7 +649,7 @@ def restore(request, volume: int, number: int):
         messages.error(request, str(exc))
     else:
         issue = Issue.objects.get(pk=issue.pk)
-        messages.success(request, f"Restored the version of {version.at:%Y-%m-%d %H:%M:%S} UTC "
+        messages.success(request, f"Restored the version of {timezone.localtime(version.at):%Y-%m-%d %H:%M:%S %Z} "
                                   "(this too can be undone from the history).")
     return _back(issue, "history")
 

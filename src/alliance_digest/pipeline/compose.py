@@ -6,7 +6,7 @@ Pure functions over :mod:`.records`; the Django shell stores what they return.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from alliance_digest.pipeline import ranking, summarise
 from alliance_digest.pipeline.corrections import Corrections, split_cluster
@@ -25,21 +25,28 @@ SAME_CYCLE_DAYS = 1.0  # ...reports at most a day apart
 
 @dataclass
 class Window:
+    """The days an issue covers, first and last inclusive, as days of ``zone``.
+
+    The zone is the digest's (``[digest] time_zone``): a Washington team's
+    "November 8" ends at midnight in Washington, not at midnight UTC.
+    """
+
     start: date
     end: date
+    zone: tzinfo = timezone.utc
 
     @property
     def start_dt(self) -> datetime:
-        return datetime.combine(self.start, time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.start, time.min, tzinfo=self.zone)
 
     @property
     def end_dt(self) -> datetime:
         """Exclusive end: midnight after the last day (days are inclusive)."""
-        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=self.zone)
 
     @classmethod
-    def ending(cls, end: date, days: int) -> "Window":
-        return cls(end - timedelta(days=days - 1), end)
+    def ending(cls, end: date, days: int, zone: tzinfo = timezone.utc) -> "Window":
+        return cls(end - timedelta(days=days - 1), end, zone)
 
 
 @dataclass

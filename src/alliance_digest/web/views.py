@@ -47,6 +47,25 @@ def current_profile():
     return _profile_cache["profile"]
 
 
+class DigestTimeZoneMiddleware:
+    """Shows times in the profile's ``[digest] time_zone``, as it is now (the file may change while serving)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils import timezone
+
+        try:
+            timezone.activate(current_profile().zone)
+        except Exception:  # an unreadable profile: its own pages say so; times stay in TIME_ZONE
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
 def client_ip(request) -> str | None:
     """The client's address: REMOTE_ADDR, or with ``DIGEST_TRUSTED_PROXIES = n`` the n-th from the
     right of X-Forwarded-For (only trust what your own proxies add)."""
