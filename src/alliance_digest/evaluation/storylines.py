@@ -24,7 +24,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from alliance_digest.pipeline.grouping import BODY_CHARS, DENSE_LIMIT, GroupInput, average_link, components
+from alliance_digest.pipeline.grouping import BODY_CHARS, DENSE_LIMIT, GroupInput, Pairs, average_link, components
 
 STORYLINE_THRESHOLD = 0.05  # average-link cosine of cluster centroids (docs/QUALITY.md sweep)
 STORYLINE_DAYS = 14  # clusters whose reports are further apart never join
@@ -86,9 +86,10 @@ def storylines(items: list[GroupInput], clusters: list[list[int]],
     rows, cols, data = sims.row, sims.col, sims.data
     gap = np.maximum(first[rows], first[cols]) - np.minimum(last[rows], last[cols])
     near = ~(np.nan_to_num(gap, nan=0.0) > STORYLINE_DAYS * 86400)  # undated: no time limit
-    pairs = dict(zip(zip(rows[near].tolist(), cols[near].tolist()), data[near].astype(float).tolist()))
+    pairs = Pairs(rows[near], cols[near], data[near])
     out: list[list[int]] = []
     for members in components(len(clusters), pairs, threshold):
+        members = members.tolist()
         if len(members) == 1:
             out.append(members)
         elif len(members) <= DENSE_LIMIT:  # SciPy's average linkage, as for events
@@ -107,7 +108,6 @@ def storylines(items: list[GroupInput], clusters: list[list[int]],
                 lines.setdefault(int(label), []).append(member)
             out.extend(lines.values())
         else:
-            index = {m: k for k, m in enumerate(members)}
-            sub_pairs = {(index[i], index[j]): v for (i, j), v in pairs.items() if i in index and j in index}
+            sub_pairs = pairs.within(np.asarray(members), len(clusters))
             out.extend([[members[k] for k in line] for line in average_link(len(members), sub_pairs, threshold)])
     return sorted(sorted(line) for line in out)

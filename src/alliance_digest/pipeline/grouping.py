@@ -9,7 +9,9 @@ merge threshold link articles into components (no merge can ever cross
 two components); each component is then clustered by average linkage on
 its exact cosines (SciPy), which keeps look-alike events apart better than
 single linkage's chaining. A component too large for a dense matrix falls
-back to average linkage over the sparse candidate graph.
+back to average linkage over the sparse candidate graph, each article
+keeping its closest candidates (a big window of look-alike news would
+otherwise hold millions of pairs: gigabytes and minutes).
 
 (A second level, storylines, was tried and is kept in
 ``evaluation/storylines.py`` for the record: the digest does not use it.)
@@ -26,6 +28,7 @@ from datetime import datetime
 import numpy as np
 from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -33,7 +36,8 @@ BODY_CHARS = 1500  # the lead paragraphs say what the event is
 CANDIDATE_TERMS = 25  # terms per article used to find candidate pairs
 CANDIDATE_MIN = 0.02  # minimum overlap of cut vectors to compare a pair (at least)
 MAX_DAYS_APART = 10  # coverage of one event is bunched in time
-DENSE_LIMIT = 6000  # largest component clustered with a dense similarity matrix
+DENSE_LIMIT = 6000  # largest component clustered with a dense similarity matrix...
+SPARSE_NEIGHBOURS = 100  # ...beyond it, each article's this many closest candidates (bounds time and memory)
 
 
 @dataclass
@@ -116,32 +120,83 @@ def vectorise(items: list[GroupInput], background: list[GroupInput] = (),
     return matrix.tocsr(), vectorizer.get_feature_names_out()
 
 
-def candidate_pairs(matrix: sparse.csr_matrix, items: list[GroupInput],
-                    minimum: float = CANDIDATE_MIN) -> dict[tuple[int, int], float]:
+@dataclass
+class Pairs:
+    """Article pairs ``rows[k] < cols[k]`` with their cosines ``sims[k]``, as arrays.
+
+    Arrays, not a dict of tuples: a big window compares millions of pairs,
+    and a Python tuple and float per pair cost gigabytes.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    sims: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def empty(cls) -> "Pairs":
+        return cls(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
+
+    def within(self, members: np.ndarray, n: int) -> "Pairs":
+        """The pairs with both ends in ``members``, renumbered 0..len(members)-1 in their order."""
+        index = np.full(n, -1, dtype=np.int64)
+        index[members] = np.arange(len(members))
+        keep = (index[self.rows] >= 0) & (index[self.cols] >= 0)
+        return Pairs(index[self.rows[keep]], index[self.cols[keep]], self.sims[keep])
+
+
+    def strongest(self, n: int, keep: int) -> "Pairs":
+        """Only the pairs among the ``keep`` most similar of at least one of their two articles."""
+        if len(self) <= keep * n // 2:
+            return self
+        ends = np.concatenate([self.rows, self.cols])
+        pair = np.concatenate([np.arange(len(self))] * 2)
+        order = np.lexsort((-np.concatenate([self.sims, self.sims]), ends))
+        first = np.searchsorted(ends[order], np.arange(n))
+        rank = np.arange(len(order)) - first[ends[order]]
+        chosen = np.zeros(len(self), dtype=bool)
+        chosen[pair[order][rank < keep]] = True
+        return Pairs(self.rows[chosen], self.cols[chosen], self.sims[chosen])
+
+
+PAIR_BLOCK = 2000  # articles whose candidate pairs are found in one sparse product (bounds its memory)
+
+
+def candidate_pairs(matrix: sparse.csr_matrix, items: list[GroupInput], minimum: float = CANDIDATE_MIN) -> Pairs:
     """Cosine of every pair sharing distinctive terms (and close enough in time)."""
     pruned = _prune_rows(matrix, CANDIDATE_TERMS)
-    overlap = sparse.triu(pruned @ pruned.T, k=1).tocoo()
-    keep = overlap.data >= minimum
-    rows, cols = overlap.row[keep], overlap.col[keep]
-    if len(rows) == 0:
-        return {}
+    transposed = pruned.T.tocsc()
     stamps = np.array([i.published.timestamp() if i.published else np.nan for i in items])
-    gap = np.nan_to_num(np.abs(stamps[rows] - stamps[cols]), nan=0.0)
-    near = gap <= MAX_DAYS_APART * 86400
-    rows, cols = rows[near], cols[near]
-    sims = np.asarray(matrix[rows].multiply(matrix[cols]).sum(axis=1)).ravel()
-    return dict(zip(zip(rows.tolist(), cols.tolist()), sims.tolist()))
+    found = []
+    for start in range(0, matrix.shape[0], PAIR_BLOCK):
+        overlap = (pruned[start:start + PAIR_BLOCK] @ transposed).tocoo()
+        rows = overlap.row.astype(np.int64) + start
+        keep = (overlap.col > rows) & (overlap.data >= minimum)
+        rows, cols = rows[keep], overlap.col[keep].astype(np.int64)
+        gap = np.nan_to_num(np.abs(stamps[rows] - stamps[cols]), nan=0.0)
+        near = gap <= MAX_DAYS_APART * 86400
+        rows, cols = rows[near], cols[near]
+        if len(rows):
+            sims = np.asarray(matrix[rows].multiply(matrix[cols]).sum(axis=1), dtype=np.float32).ravel()
+            found.append((rows.astype(np.int32), cols.astype(np.int32), sims))
+    if not found:
+        return Pairs.empty()
+    return Pairs(*(np.concatenate(parts) for parts in zip(*found)))
 
 
-def average_link(n: int, pairs: dict[tuple[int, int], float], threshold: float) -> list[list[int]]:
-    """Average-linkage clustering over a sparse similarity graph."""
+def average_link(n: int, pairs: Pairs, threshold: float) -> list[list[int]]:
+    """Average-linkage clustering over a sparse similarity graph (pairs not given count as 0)."""
     size = {i: 1 for i in range(n)}
     members = {i: [i] for i in range(n)}
     links: dict[int, dict[int, float]] = {i: {} for i in range(n)}
-    for (i, j), sim in pairs.items():
+    for i, j, sim in zip(pairs.rows.tolist(), pairs.cols.tolist(), pairs.sims.tolist()):
         links[i][j] = links[i].get(j, 0.0) + sim
         links[j][i] = links[j].get(i, 0.0) + sim
-    heap = [(-sim, i, j) for (i, j), sim in pairs.items() if sim >= threshold]
+    strong = pairs.sims >= threshold
+    heap = list(zip((-pairs.sims[strong].astype(np.float64)).tolist(), pairs.rows[strong].tolist(),
+                    pairs.cols[strong].tolist()))
     heapq.heapify(heap)
     next_id = n
     while heap:
@@ -173,25 +228,14 @@ def average_link(n: int, pairs: dict[tuple[int, int], float], threshold: float) 
     return clusters
 
 
-def components(n: int, pairs: dict[tuple[int, int], float], threshold: float) -> list[list[int]]:
-    """Connected components of the graph of pairs at or above ``threshold``."""
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for (i, j), sim in pairs.items():
-        if sim >= threshold:
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    return list(groups.values())
+def components(n: int, pairs: Pairs, threshold: float) -> list[np.ndarray]:
+    """Connected components of the graph of pairs at or above ``threshold`` (each an array of indices)."""
+    strong = pairs.sims >= threshold
+    graph = sparse.csr_matrix((np.ones(int(strong.sum()), dtype=np.int8), (pairs.rows[strong], pairs.cols[strong])),
+                              shape=(n, n))
+    count, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(labels, minlength=count))[:-1])
 
 
 def _too_far_apart(items: list[GroupInput], members: list[int]) -> np.ndarray:
@@ -232,13 +276,13 @@ def group(items: list[GroupInput], threshold: float = 0.18, background: list[Gro
     pairs = candidate_pairs(matrix, items, max(CANDIDATE_MIN, threshold / 3))
     clusters: list[list[int]] = []
     for members in components(len(items), pairs, threshold):
+        members = members.tolist()
         if len(members) == 1:
             clusters.append(members)
         elif len(members) <= DENSE_LIMIT:
             clusters.extend(_dense_average_link(matrix, items, members, threshold))
         else:
-            index = {m: k for k, m in enumerate(members)}
-            sub_pairs = {(index[i], index[j]): s for (i, j), s in pairs.items() if i in index and j in index}
+            sub_pairs = pairs.within(np.asarray(members), len(items)).strongest(len(members), SPARSE_NEIGHBOURS)
             clusters.extend([[members[k] for k in c] for c in average_link(len(members), sub_pairs, threshold)])
     clusters = sorted(sorted(c) for c in clusters)
     plain, plain_vocabulary = vectorise(items, background, boost_names=False)
