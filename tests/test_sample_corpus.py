@@ -89,6 +89,22 @@ def test_a_paragraph_does_not_restate_what_it_already_said(demo):
             said |= words
 
 
+def test_a_second_outlets_lede_does_not_state_the_fact_again(demo):
+    """Every outlet opens with the event: "Tokyo's Cabinet named Hiroyuki Sakurai, 61, ..." under "The
+    Cabinet on Tuesday appointed Hiroyuki Sakurai", "$41 a share in cash" twice in the steel-maker deal.
+    Each paragraph states the appointment, and the price per share, once."""
+    def paragraph(headline_words):
+        stories = demo["data"]["stories"] + demo["data"]["candidates"]
+        story = next(s for s in stories if all(w in s["headline"] for w in headline_words))
+        return re.sub(r"\]\([^)]*\)", "", story["summary_markdown"]).replace("[", "").replace("**", "")
+
+    from alliance_digest.pipeline.text import split_sentences
+
+    envoy = split_sentences(paragraph(["ambassador"]))
+    assert len([s for s in envoy if re.search(r"Cabinet\b.*\b(?:named|appointed) Hiroyuki Sakurai", s)]) == 1
+    assert paragraph(["Kansai", "Great Lakes"]).count("$41") == 1
+
+
 def test_each_digest_story_tells_one_event(demo):
     """As in the reference issue, the economic "2+2", a policy forum on economic security and an AI
     testing pact are three stories, not one paragraph mixing them."""

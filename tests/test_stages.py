@@ -208,6 +208,23 @@ def test_headline_casing_is_never_half_converted():
     assert casing.sentence_case("Japan names a new envoy") == "Japan names a new envoy"  # already sentence case
 
 
+def test_a_second_outlets_opening_sentence_does_not_state_the_appointment_again():
+    """Each outlet leads with the event; the paragraph says it once, then what the second outlet adds."""
+    ledger = _article(1, "ledger", "Cabinet names Hiro Sato ambassador to US",
+                      "The Cabinet on Tuesday appointed Hiro Sato, a former deputy foreign minister, as Japan's next "
+                      "ambassador to the United States, replacing Ken Ito. Chief Cabinet Secretary Aiko Mori announced "
+                      "the appointment at a news conference. Sato joined the Foreign Ministry in 1988 and has worked "
+                      "on the alliance for most of his career.", authority=0.8)
+    wire = _article(2, "wire", "Japan taps Sato as envoy to Washington",
+                    "Tokyo's Cabinet named Hiro Sato, 61, to replace Ambassador Ken Ito; he is expected to arrive in "
+                    "Washington in December. The US government has already approved the appointment, officials "
+                    "said. Ito is expected to retire from the foreign service.")
+    sentences = [s.text for s in select_sentences(StoryDraft([ledger, wire]))]
+    assert len([s for s in sentences if re.search(r"Cabinet (?:on Tuesday )?(?:appointed|named) Hiro Sato", s)]) == 1
+    assert "The US government has already approved the appointment, officials said." in sentences
+    assert {s.article.source for s in select_sentences(StoryDraft([ledger, wire]))} == {"ledger", "wire"}
+
+
 def test_selection_is_deterministic():
     story = StoryDraft([_article(1, "ledger", "t", BODY_1), _article(2, "wire", "t", BODY_2)])
     assert [s.text for s in select_sentences(story)] == [s.text for s in select_sentences(story)]

@@ -29,6 +29,7 @@ SUMMARY_MAX_WORDS = 160
 SENTENCE_MIN_WORDS = 6
 SENTENCE_MAX_WORDS = 48
 REDUNDANT = 0.4  # cosine above which a sentence repeats one already chosen
+RESTATED_LEDE = 1 / 3  # share of another article's opening sentence already said above which it only restates
 BOLD_MAX_WORDS = 16
 HEADLINE_RELEVANCE_SHARE = 0.6  # of the story's best relevance, to give the headline or lead sentence
 
@@ -353,6 +354,8 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
         n = len(words(candidates[best].text))
         if chosen and max(max(sims[best, j] for j in chosen), _covered(candidates, best, chosen)) > REDUNDANT:
             continue
+        if chosen and _restates_the_event(candidates, best, chosen):
+            continue
         if total + n > SUMMARY_MAX_WORDS:
             if total >= SUMMARY_MIN_WORDS:
                 break
@@ -375,12 +378,31 @@ def _content(text: str) -> set[str]:
     return {w.lower() for w in words(text) if w.lower() not in _STOP}
 
 
-def _covered(candidates: list, i: int, chosen: list[int]) -> float:
-    """Share of a sentence's content words the chosen sentences already hold (x 0.8, as ``_overlap``):
-    three sources each restating who was named to what repeat one another only in sum."""
+def _already_said(candidates: list, i: int, chosen: list[int]) -> float:
+    """Share of a sentence's content words the chosen sentences already hold."""
     mine = _content(candidates[i].text)
     said = set().union(*(_content(candidates[j].text) for j in chosen))
-    return len(mine & said) / (len(mine) or 1) * 0.8
+    return len(mine & said) / (len(mine) or 1)
+
+
+def _covered(candidates: list, i: int, chosen: list[int]) -> float:
+    """``_already_said`` x 0.8, as ``_overlap``: three sources each restating who was named to what
+    repeat one another only in sum."""
+    return _already_said(candidates, i, chosen) * 0.8
+
+
+def _restates_the_event(candidates: list, i: int, chosen: list[int]) -> bool:
+    """Another article's opening sentence that repeats more than a third of itself from what is said.
+
+    Every outlet opens with the event, so after the lead another outlet's lede mostly says it again
+    ("Tokyo's Cabinet named Sakurai, 61, to replace ..." after "The Cabinet on Tuesday appointed
+    Sakurai ..."), yet stays under the half that makes any sentence redundant. It is kept only when
+    mostly new. The lead article's own sentences (a feed teaser under its headline) are exempt.
+    """
+    lead = candidates[chosen[0]]
+    if candidates[i].position != 0 or candidates[i].article.id == lead.article.id:
+        return False
+    return _already_said(candidates, i, chosen) > RESTATED_LEDE
 
 
 def _overlap(texts: list[str]) -> np.ndarray:
