@@ -105,6 +105,22 @@ def test_a_second_outlets_lede_does_not_state_the_fact_again(demo):
     assert paragraph(["Kansai", "Great Lakes"]).count("$41") == 1
 
 
+def test_a_paragraph_opens_with_the_event_not_a_reaction(demo):
+    """The AI testing pact opened "Lawmakers on Friday welcomed an agreement ...": the Hill's reaction
+    read as the news. The paragraph now opens with the institutes' agreement; no paragraph opens with
+    a reaction."""
+    from alliance_digest.pipeline.summarise import is_reaction
+    from alliance_digest.pipeline.text import split_sentences
+
+    openings = {}
+    for story in demo["data"]["stories"] + demo["data"]["candidates"]:
+        plain = re.sub(r"\]\([^)]*\)", "", story["summary_markdown"]).replace("[", "").replace("**", "")
+        openings[story["headline"]] = split_sentences(plain.replace("\\", ""))[0]
+    pact = next(first for headline, first in openings.items() if "AI institutes" in headline)
+    assert pact.startswith("Japan's AI Safety Institute and its US counterpart agreed on Friday")
+    assert not [first for first in openings.values() if is_reaction(first)]
+
+
 def test_each_digest_story_tells_one_event(demo):
     """As in the reference issue, the economic "2+2", a policy forum on economic security and an AI
     testing pact are three stories, not one paragraph mixing them."""

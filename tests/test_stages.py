@@ -225,6 +225,34 @@ def test_a_second_outlets_opening_sentence_does_not_state_the_appointment_again(
     assert {s.article.source for s in select_sentences(StoryDraft([ledger, wire]))} == {"ledger", "wire"}
 
 
+def test_a_paragraph_opens_with_the_event_not_a_reaction_to_it():
+    """A reaction ("Lawmakers welcomed an agreement ...") follows the event; it never opens the paragraph
+    or, for feed-only coverage, gives the headline, while another source reports the event itself."""
+    from alliance_digest.pipeline.summarise import is_reaction
+
+    event = _article(1, "ledger", "Japan, US AI institutes agree to test frontier models together",
+                     "Japan's AI Safety Institute and its US counterpart agreed on Friday to jointly test advanced "
+                     "artificial intelligence models. The two bodies will exchange staff for periods of up to "
+                     "six months.", authority=0.6)
+    reaction = _article(2, "dispatch", "AI testing pact draws praise on the Hill",
+                        "Lawmakers on Friday welcomed an agreement under which the US Center for AI Standards and "
+                        "Innovation and Japan's AI Safety Institute will jointly test advanced AI models. The "
+                        "memorandum sets a goal of completing joint evaluations of two AI models by mid-2027.",
+                        authority=0.9)
+    lead = select_sentences(StoryDraft([event, reaction]))[0]
+    assert lead.text.startswith("Japan's AI Safety Institute and its US counterpart agreed")
+    assert is_reaction(reaction.text) and not is_reaction(lead.text)
+    assert not is_reaction("Japan and the US agreed on Thursday to upgrade the command, a move welcomed by lawmakers.")
+
+    welcomes = _article(3, "wire", "EU Welcomes Progress in US-China Trade Deal", "", authority=0.9)
+    welcomes.summary = "Brussels said the truce would calm markets."
+    deal = _article(4, "ledger", "US and China Reach Trade Deal on Tariffs", "", authority=0.5)
+    deal.summary = "Both sides will cut tariffs for 90 days."
+    feed_only = StoryDraft([welcomes, deal])
+    assert draft_headline(feed_only).lower() == "us and china reach trade deal on tariffs"
+    assert draft_summary(feed_only).startswith("**[US and China Reach Trade Deal on Tariffs](")
+
+
 def test_selection_is_deterministic():
     story = StoryDraft([_article(1, "ledger", "t", BODY_1), _article(2, "wire", "t", BODY_2)])
     assert [s.text for s in select_sentences(story)] == [s.text for s in select_sentences(story)]

@@ -247,9 +247,12 @@ def _central_title(story: StoryDraft) -> int:
     sets = [set(w.lower() for w in words(t) if len(w) > 2) for t in titles]
     best, best_score = 0, -1.0
     on_topic = _on_topic(story)
+    # a headline that reports the news, not a response to it ("EU welcomes ..."), when there is one
+    reports = [ok and not is_reaction(t) for ok, t in zip(on_topic, titles)]
+    eligible = reports if any(reports) else on_topic
     # judged against all the story's coverage
     for i, (title, toks) in enumerate(zip(titles, sets)):
-        if not on_topic[i]:
+        if not eligible[i]:
             continue
         others = [s for j, s in enumerate(sets) if j != i]
         central = (sum(len(toks & o) / (len(toks | o) or 1) for o in others) / len(others)) if others else 0
@@ -273,6 +276,25 @@ def draft_headline(story: StoryDraft, casing: Casing | None = None) -> str:
 
 _DATELINE = re.compile(r"^[A-Z][A-Z.'’-]+(?: [A-Z][A-Z.'’-]+){0,3}(?:, [A-Z][a-z]{2,8}\.? \d{1,2})?"
                        r"(?: \([^()]{2,40}\))? ?[—–-]{1,2} (?=[A-Z\"“‘])")
+
+
+_REACTION = re.compile(
+    r"\b(?:welcom|prais|hail|applaud|critici[sz]|condemn|denounc|slamm|blast|laud|cheer)(?:ed|es|s)\b"
+    r"|\bdecrie[ds]\b|\bdr(?:ew|aws) (?:\w+ )?(?:praise|criticism|reactions?|fire|backlash)\b", re.I)
+_COMMENTATORS = re.compile(r"^(?:some |many )?(?:critics|opponents|supporters|skeptics|sceptics|analysts|observers)\b",
+                           re.I)
+_FIRST_CLAUSE = re.compile(r"[,;:]\s+(?=[a-z])|\s+[—–]\s+")  # a clause break; "Youngstown, Ohio-based" is none
+
+
+def is_reaction(sentence: str) -> bool:
+    """Whether a sentence's main clause reports a response to the news rather than the news.
+
+    "Lawmakers on Friday welcomed an agreement under which ...", "Critics said ...": under the story's
+    headline such an opening reads as if the reaction were the event. Only the first clause counts, so
+    "Japan and the US agreed ..., a move welcomed by lawmakers" reports the event.
+    """
+    head = _FIRST_CLAUSE.split(sentence, maxsplit=1)[0]
+    return bool(_REACTION.search(head) or _COMMENTATORS.match(head))
 
 
 def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
@@ -347,8 +369,9 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
             fresh = 0.1 if candidates[i].article.source not in sources else 0.0
             return candidates[i].score - 0.7 * redundancy + fresh
         pool = remaining
-        if not chosen:  # the lead sentence, like the headline, comes from on-topic coverage
+        if not chosen:  # the lead sentence, like the headline, comes from on-topic coverage and reports the event
             pool = {i for i in remaining if on_topic[candidates[i].article.id]} or remaining
+            pool = {i for i in pool if not is_reaction(candidates[i].text)} or pool
         best = max(sorted(pool), key=gain)
         remaining.discard(best)
         n = len(words(candidates[best].text))
