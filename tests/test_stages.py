@@ -366,6 +366,27 @@ def test_a_feed_only_paragraph_links_its_quoted_headline_whole_and_bolds_a_whole
         draft_summary(StoryDraft([two]))
 
 
+def test_a_feed_only_paragraph_does_not_print_its_headline_again_when_the_teaser_tells_the_news():
+    """Under "Japan's exports fall for third consecutive month" the paragraph opened with the same words
+    again; a teaser that tells the headline's news as a sentence now opens it instead."""
+    item = _article(1, "wsj", "Japan’s Exports Fall for Third Consecutive Month", "")
+    item.summary = ("Japan’s exports fell for a third consecutive month in July amid fears over the impact of "
+                    "higher U.S. tariffs.")
+    story = StoryDraft([item])
+    assert draft_headline(story).lower() == "japan’s exports fall for third consecutive month"
+    paragraph = draft_summary(story)
+    assert paragraph.startswith("**Japan’s [exports](https://wsj.example/1) fell for a third consecutive month")
+    assert "Fall for Third Consecutive Month" not in paragraph
+    g7 = _article(2, "wsj", "Officials from G-7 nations offered few details about their economic summit", "")
+    g7.summary = ("Finance and central bank chiefs from the Group of Seven nations offered few details about their "
+                  "economic summit. U.S. officials have discussed a unified tariff policy on China.")
+    assert draft_summary(StoryDraft([g7])).startswith("**Finance and central bank chiefs** from the Group of Seven")
+    # a teaser that only follows its headline up leaves the headline to carry the news
+    softbank = _article(3, "ft", "SoftBank held talks with Intel on buying contract chipmaking business", "")
+    softbank.summary = "Japanese group’s approach comes as US manufacturer struggles to attract customers."
+    assert draft_summary(StoryDraft([softbank])).startswith("**[SoftBank held talks with Intel on buying")
+
+
 def test_folding_stories_of_one_development_is_the_profiles_choice():
     """Two probes on one beat (cosine 0.25, two days apart) fold by default; a profile can keep them apart,
     and a strict grouping threshold is never undone by the fold's "clearly alike" rule."""

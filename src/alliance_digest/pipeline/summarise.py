@@ -30,6 +30,7 @@ SENTENCE_MIN_WORDS = 6
 SENTENCE_MAX_WORDS = 48
 REDUNDANT = 0.4  # cosine above which a sentence repeats one already chosen
 RESTATED_LEDE = 1 / 3  # share of another article's opening sentence already said above which it only restates
+TEASER_TELLS_HEADLINE = 0.5  # share of a headline's content words its teaser repeats to open the paragraph instead
 BOLD_MAX_WORDS = 16
 HEADLINE_RELEVANCE_SHARE = 0.6  # of the story's best relevance, to give the headline or lead sentence
 
@@ -331,12 +332,15 @@ def _candidate_sentences(story: StoryDraft) -> list[Sentence]:
 def select_sentences(story: StoryDraft) -> list[Sentence]:
     """Central, non-redundant sentences from several sources, lead first."""
     candidates = _candidate_sentences(story)
-    lead_title = None
+    lead_title = None  # feed-only coverage: the sentence that opens the paragraph under the story's headline
     if not any(a.text for a in story.articles):
-        # feed-only coverage: the source's own headline carries the key fact
-        article = story.articles[_central_title(story)]
+        article = story.articles[_central_title(story)]  # the story's headline is this article's
         title = clean_title(article.title)
-        if len(words(title)) >= 4:
+        lead_title = _teaser_telling(title, article, candidates)
+        if lead_title:  # told as a sentence: the headline is not printed twice
+            candidates.remove(lead_title)
+            candidates.insert(0, lead_title)
+        elif len(words(title)) >= 4:  # the source's own headline carries the key fact its teaser follows up
             lead_title = Sentence(title if title.endswith((".", "!", "?")) else title + ".", article, -1)
             candidates = [c for c in candidates if c.text.lower() != lead_title.text.lower()]
             candidates.insert(0, lead_title)
@@ -391,6 +395,22 @@ def select_sentences(story: StoryDraft) -> list[Sentence]:
     order = {a.id: k for k, a in enumerate(story.articles)}
     rest.sort(key=lambda i: (order[candidates[i].article.id], candidates[i].position))
     return [candidates[i] for i in lead + rest]
+
+
+def _teaser_telling(title: str, article: StoryArticle, candidates: list[Sentence]) -> Sentence | None:
+    """The headline's own teaser sentence that tells its news, if any: it holds at least half of the
+    headline's content words ("Exports fell for a second straight month in June, ..." under "Japan's
+    Exports Drop Again as Tariffs Weigh"). It opens the paragraph in the headline's place, which the
+    story prints right above; a teaser that only follows the headline up leaves the headline to open."""
+    told = _content(_shorten(title))  # as the story's headline prints it
+    teaser = squash(article.summary or "")
+    for candidate in candidates:
+        text = candidate.text.rstrip(".")
+        if candidate.article is not article or not teaser or text not in teaser or text == title.rstrip("."):
+            continue
+        if told and len(told & _content(candidate.text)) >= TEASER_TELLS_HEADLINE * len(told):
+            return candidate
+    return None
 
 
 _STOP = frozenset("""a an and are as at be by for from has have he in is it its of on or that the their
@@ -527,8 +547,12 @@ def bold_span(sentence: str) -> tuple[int, int]:
         pick = max(fitting, key=score)[1]
     else:
         spans = _word_spans(sentence)
+        words_at = [sentence[s:e] for s, e in spans]
         last = min(len(spans), 8) - 1
-        while last > 2 and sentence[spans[last][0]:spans[last][1]].lower().strip(",;:") in _DANGLING:
+        while 2 < last < len(spans) - 1 and words_at[last][:1].isupper() and (
+                words_at[last + 1][:1].isupper() or words_at[last + 1] == "of"):
+            last -= 1  # not inside a name ("chiefs from the Group | of Seven"): before it
+        while last > 2 and words_at[last].lower().strip(",;:") in _DANGLING:
             last -= 1  # "... offered few details about" ends on its noun instead
         pick = (spans[0][0], spans[last][1])
     t = text(pick)
