@@ -388,3 +388,130 @@ def test_readers_arriving_together_wait_for_one_pdf_rendering(site, monkeypatch)
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: publishing.pdf_edition(profile, published), range(4)))
     assert len(made) == 1 and len(set(results)) == 1 and results[0].startswith(b"%PDF-")
+
+
+# ---- the archive, page by page --------------------------------------------------------------------
+
+def publish_many(profile, count: int) -> list[str]:
+    """Issue 1.1 approved and published, then 1.2 ... 1.<count> published after it (copies of its
+    frozen content, each with a headline of its own); returns the headlines, oldest issue first."""
+    import copy
+
+    from alliance_digest import publishing
+    from alliance_digest.db.models import Issue
+
+    first = approve_and_publish(profile)
+    made = []
+    for n in range(2, count + 1):
+        frozen = copy.deepcopy(first.frozen)
+        day = date(2026, 11, 8) + timedelta(days=14 * (n - 1))
+        frozen.update(number=n, label=f"Vol: 1.{n}", date=day.isoformat(), date_text=day.strftime("%B %-d, %Y"))
+        frozen["stories"] = [{**frozen["stories"][0], "headline": f"Headline of issue {n}"}]
+        made.append(Issue(volume=1, number=n, title=first.title, date=day, window_start=day - timedelta(days=13),
+                          window_end=day, status=Issue.Status.PUBLISHED, frozen=frozen, approved_at=first.approved_at,
+                          published_at=first.published_at + timedelta(days=14 * (n - 1))))
+    Issue.objects.bulk_create(made)
+    assert publishing.published_issues().count() == count
+    return [first.frozen["stories"][0]["headline"]] + [f"Headline of issue {n}" for n in range(2, count + 1)]
+
+
+def listed(page: str) -> list[str]:
+    """The permalinks an archive page lists, in order."""
+    return re.findall(r'<h2><a href="(/issues/\d+-\d+/)">', page)
+
+
+def head_links(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<link rel="(canonical|prev|next)" href="([^"]+)">', page))
+
+
+def test_the_archive_is_paginated_newest_first_with_prev_and_next_links(site):
+    from alliance_digest.web.public import ARCHIVE_PAGE_SIZE
+
+    home, profile = site
+    assert ARCHIVE_PAGE_SIZE == 50
+    assert client().get("/issues/page/2/").status_code == 404  # nothing published: one (empty) page
+    publish_many(profile, 120)
+
+    first = client().get("/issues/")
+    assert first.status_code == 200
+    page = first.content.decode()
+    assert listed(page) == [f"/issues/1-{n}/" for n in range(120, 70, -1)]  # the newest 50
+    assert "Issues 1–50 of 120" in page and "Headline of issue 71" in page and "Headline of issue 70" not in page
+    assert head_links(page) == {"canonical": f"{SITE}/issues/", "next": f"{SITE}/issues/page/2/"}
+    assert '<a href="/issues/page/2/" rel="next">Older issues' in page and 'rel="prev"' not in page
+    assert "<title>Archive, page 1 of 3 · " in page
+    assert client().get("/").content == first.content  # the home page is page 1, as before
+
+    second = client().get("/issues/page/2/")
+    assert second.status_code == 200
+    page = second.content.decode()
+    assert listed(page) == [f"/issues/1-{n}/" for n in range(70, 20, -1)]  # the next 50, older
+    assert "Issues 51–100 of 120" in page and "Headline of issue 70" in page
+    assert head_links(page) == {"canonical": f"{SITE}/issues/page/2/", "prev": f"{SITE}/issues/",
+                                "next": f"{SITE}/issues/page/3/"}
+    assert '<a href="/issues/" rel="prev">← Newer issues</a>' in page  # back to page 1's one address
+    assert '<a href="/issues/page/3/" rel="next">Older issues' in page
+    assert '<span aria-current="page">2</span>' in page and "<title>Archive, page 2 of 3 · " in page
+    assert '<meta name="robots"' not in page  # indexable, like page 1
+
+    third = client().get("/issues/page/3/").content.decode()
+    assert listed(third) == [f"/issues/1-{n}/" for n in range(20, 0, -1)]  # the oldest 20, issue 1.1 last
+    assert "Issues 101–120 of 120" in third and "November 8, 2026" in third
+    assert head_links(third) == {"canonical": f"{SITE}/issues/page/3/", "prev": f"{SITE}/issues/page/2/"}
+    assert 'rel="next"' not in third
+
+    # one address per page; pages that do not exist are the site's 404, never a server error
+    for path, location in (("/issues/page/1/", "/issues/"), ("/issues/page/02/", "/issues/page/2/")):
+        moved = client().get(path)
+        assert moved.status_code == 301 and moved["Location"] == location, path
+    for path in ("/issues/page/4/", "/issues/page/999/", "/issues/page/0/", "/issues/page/-1/", "/issues/page/abc/",
+                 "/issues/page/99999999999999999999999999/", "/issues/page/", "/issues/page/2.5/"):
+        missing = client().get(path)
+        assert missing.status_code == 404, path
+        assert "Page not found" in missing.content.decode() and missing["X-Robots-Tag"] == "noindex", path
+        assert not missing.has_header("ETag"), path
+
+
+def test_each_archive_page_revalidates_and_changes_when_an_issue_is_published(site):
+    from alliance_digest import publishing
+
+    home, profile = site
+    publish_many(profile, 60)
+    first, second = client().get("/issues/"), client().get("/issues/page/2/")
+    assert first["ETag"] != second["ETag"]
+    assert second["Last-Modified"] == first["Last-Modified"]  # every page shifts when an issue is published
+    for response in (first, second):
+        assert "public" in response["Cache-Control"] and "max-age=300" in response["Cache-Control"]
+    for path, response in (("/issues/", first), ("/issues/page/2/", second)):
+        again = client().get(path, HTTP_IF_NONE_MATCH=response["ETag"])
+        assert again.status_code == 304, path
+        for header in ("Cache-Control", "Referrer-Policy", "Content-Security-Policy"):  # a 304 repeats them
+            assert again[header] == response[header], (path, header)
+        assert client().get(path, HTTP_IF_MODIFIED_SINCE=response["Last-Modified"]).status_code == 304
+    assert client().head("/issues/page/2/").status_code == 200
+    assert client().post("/issues/page/2/").status_code == 405
+    assert listed(second.content.decode()) == [f"/issues/1-{n}/" for n in range(10, 0, -1)]
+
+    # issue 1.61 published: 1.11 moves from page 1 to page 2, whose old ETag no longer matches
+    from alliance_digest import delivery
+
+    delivery.approve(profile, extra_issue(61, "The newest issue's headline"))
+    publishing.publish(profile, issue("1.61"))
+    changed = client().get("/issues/page/2/", HTTP_IF_NONE_MATCH=second["ETag"])
+    assert changed.status_code == 200 and changed["ETag"] != second["ETag"]
+    assert listed(changed.content.decode()) == [f"/issues/1-{n}/" for n in range(11, 0, -1)]
+    assert "Issues 51–61 of 61" in changed.content.decode()
+    assert "The newest issue" in client().get("/issues/").content.decode()
+
+
+def test_the_feed_lists_the_newest_fifty_issues_as_the_archive_first_page_does(site):
+    import feedparser
+
+    home, profile = site
+    publish_many(profile, 55)
+    parsed = feedparser.parse(client().get("/feed.atom").content)
+    assert not parsed.bozo, parsed.bozo_exception
+    links = [entry.link for entry in parsed.entries]
+    assert links == [SITE + path for path in listed(client().get("/issues/").content.decode())]
+    assert links[0] == f"{SITE}/issues/1-55/" and links[-1] == f"{SITE}/issues/1-6/"
+    assert parsed.feed.link == f"{SITE}/issues/"

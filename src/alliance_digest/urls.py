@@ -18,6 +18,7 @@ urlpatterns = [
     # The public archive: published issues only, their frozen content.
     path("", public.archive, name="home"),
     path("issues/", public.archive, name="archive"),
+    path("issues/page/<int:page>/", public.archive, name="archive-page"),  # older issues; page 1 is issues/
     path("issues/<int:volume>-<int:number>/", public.issue_page, name="issue"),
     path("issues/<int:volume>-<int:number>.pdf", public.issue_pdf, name="issue-pdf"),
     path("feed.atom", public.feed, name="feed"),

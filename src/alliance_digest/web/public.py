@@ -1,5 +1,5 @@
-"""The public archive: ``/`` and ``issues/``, ``issues/<V>-<N>/`` permalinks (and their PDF
-edition, ``issues/<V>-<N>.pdf``) and ``feed.atom``.
+"""The public archive: ``/`` and ``issues/`` (older issues on ``issues/page/<N>/``),
+``issues/<V>-<N>/`` permalinks (and their PDF edition, ``issues/<V>-<N>.pdf``) and ``feed.atom``.
 
 - Only published issues are public, and only their frozen content (what was
   approved and sent), never the live draft. Anything else is a 404 that
@@ -11,6 +11,10 @@ edition, ``issues/<V>-<N>.pdf``) and ``feed.atom``.
   headlines too.
 - No login and no cookies; ETag and Last-Modified come from the content
   (Django's ``condition``), so readers and proxies can revalidate cheaply.
+- The archive shows ``ARCHIVE_PAGE_SIZE`` issues a page, newest first: page 1
+  at ``issues/`` (and ``/``), page N at ``issues/page/N/`` with rel="prev" and
+  rel="next" links; a page that does not exist is the site's 404. Each page
+  reads only its own issues (and the count), for its ETag as for its HTML.
 - The security headers of the subscription pages (CSP, no referrer,
   X-Frame-Options and nosniff from the middleware), but indexable and
   publicly cacheable.
@@ -22,8 +26,10 @@ import functools
 import hashlib
 import json
 from html import escape
+from typing import NamedTuple
 
 from django.contrib.syndication.views import Feed
+from django.db.models import Count, Max
 from django.http import HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render as render_template
 from django.urls import reverse
@@ -43,6 +49,7 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; fo
        "frame-ancestors 'none'; base-uri 'none'")
 FEED_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 MAX_AGE = 300  # seconds a cache may reuse a page without asking again
+ARCHIVE_PAGE_SIZE = 50  # issues on one page of the archive (the feed's length too)
 NAV_STYLE = ("<style>nav.site { font: .9rem/1.4 \"Helvetica Neue\", Arial, sans-serif; margin: 0 0 .5rem; } "
              "nav.site a { margin-right: .9rem; }</style>\n")
 
@@ -96,27 +103,78 @@ def _memo(request, name: str, compute):
     return memo[name]
 
 
-def _archive_rows(request) -> list[tuple]:
-    return _memo(request, "archive", lambda: list(
-        publishing.published_issues().values_list("volume", "number", "published_at", "frozen")))
+class _ArchivePage(NamedTuple):
+    number: int  # 1 is the newest issues
+    pages: int  # how many pages the archive has (1 when it is empty)
+    count: int  # published issues in all
+    first: int  # the position of this page's first issue, newest first, from 1
+    rows: list[tuple]  # (volume, number, published_at, frozen) of this page's issues
+    latest: object  # the newest publication time of any issue (Last-Modified: every page shifts then)
 
 
-def _archive_etag(request) -> str:
-    return _fingerprint(request, "archive", _archive_rows(request))
+def archive_path(page: int = 1) -> str:
+    """The one address of an archive page: ``/issues/`` for the first, ``/issues/page/N/`` after it."""
+    return reverse("archive") if page == 1 else reverse("archive-page", args=[page])
 
 
-def _archive_modified(request):
-    return max((row[2] for row in _archive_rows(request) if row[2]), default=None)
+def _at_its_address(request, page: int) -> bool:
+    """Page 1 answers at ``/`` and ``/issues/``; ``/issues/page/1/`` and ``/issues/page/02/`` redirect."""
+    return request.path == archive_path(page) or page == 1 and request.path == reverse("home")
+
+
+def _archive_page(request, page: int = 1) -> _ArchivePage | None:
+    """The archive page asked for, or None where there is none (or not at this address)."""
+    def compute():
+        if page < 1 or not _at_its_address(request, page):
+            return None
+        totals = publishing.published_issues().aggregate(count=Count("pk"), latest=Max("published_at"))
+        count = totals["count"]
+        pages = max(1, -(-count // ARCHIVE_PAGE_SIZE))
+        if page > pages:  # checked before any OFFSET: a huge number is a 404, never a database error
+            return None
+        start = (page - 1) * ARCHIVE_PAGE_SIZE
+        rows = list(publishing.published_issues()
+                    .values_list("volume", "number", "published_at", "frozen")[start:start + ARCHIVE_PAGE_SIZE])
+        return _ArchivePage(page, pages, count, start + 1, rows, totals["latest"])
+    return _memo(request, f"archive {page}", compute)
+
+
+def _archive_etag(request, page: int = 1) -> str | None:
+    found = _archive_page(request, page)
+    return found and _fingerprint(request, "archive", found.number, found.count, found.rows)
+
+
+def _archive_modified(request, page: int = 1):
+    found = _archive_page(request, page)
+    return found and found.latest
+
+
+def _page_links(current: int, pages: int) -> list[dict | None]:
+    """Numbered links: the first and last pages and two either side of this one; None marks a gap
+    (of two pages or more: a gap of one shows that page's number instead)."""
+    shown = {1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)}
+    shown |= {n + 1 for n in shown if n + 2 in shown}
+    links: list[dict | None] = []
+    for n in sorted(shown):
+        if links and links[-1]["number"] != n - 1:
+            links.append(None)
+        links.append({"number": n, "url": archive_path(n), "current": n == current})
+    return links
 
 
 @require_safe
 @_revalidated()
 @condition(etag_func=_archive_etag, last_modified_func=_archive_modified)
-def archive(request):
+def archive(request, page: int = 1):
+    found = _archive_page(request, page)
+    if found is None:
+        if page >= 1 and not _at_its_address(request, page):  # one address per page
+            return HttpResponsePermanentRedirect(archive_path(page))
+        return _not_found(request)  # page 0, or past the last page
     profile = current_profile()
     base = _base_url(request, profile)
     issues = []
-    for volume, number, published_at, frozen in _archive_rows(request):
+    for volume, number, published_at, frozen in found.rows:
         issues.append({
             "title": frozen.get("title", ""), "label": frozen.get("label", f"{volume}.{number}"),
             "date": frozen.get("date_text") or (long_date(frozen["date"]) if frozen.get("date") else ""),
@@ -125,8 +183,17 @@ def archive(request):
             "url": publishing.issue_path(volume, number),
             "headlines": [story.get("headline", "") for story in frozen.get("stories", [])],
         })
-    context = {"title": profile.title, "issues": issues, "subscribe_url": reverse("subscribe"),
-               "feed_url": reverse("feed"), "canonical": base + reverse("archive")}
+    number, pages = found.number, found.pages
+    context = {
+        "title": profile.title, "issues": issues, "subscribe_url": reverse("subscribe"),
+        "feed_url": reverse("feed"), "canonical": base + archive_path(number),
+        "page": {"number": number, "pages": pages, "count": found.count,
+                 "first": found.first, "last": found.first + len(issues) - 1,
+                 "newer": archive_path(number - 1) if number > 1 else "",
+                 "older": archive_path(number + 1) if number < pages else "",
+                 "links": _page_links(number, pages) if pages > 1 else []},
+        "base": base,
+    }
     return _headers(render_template(request, "digest_web/archive.html", context))
 
 
@@ -155,7 +222,8 @@ def _not_found(request, exception=None):
     """The site's own "not found" page, for every unknown address (Django's ``handler404``)."""
     profile = current_profile()
     context = {"title": profile.title, "subscribe_url": reverse("subscribe"), "archive_url": reverse("archive"),
-               "issue_address": ("public" if request.path.startswith("/issues/")
+               "issue_address": ("" if request.path.startswith("/issues/page/")  # an archive page
+                                 else "public" if request.path.startswith("/issues/")
                                  else "editor" if request.path.startswith("/editor/issues/") else "")}
     response = render_template(request, "digest_web/not_found.html", context, status=404)
     response["Content-Security-Policy"] = CSP
@@ -251,7 +319,7 @@ class IssuesFeed(Feed):
     """Atom feed of published issues: one entry per issue, linking to its permalink."""
 
     feed_type = Atom1Feed
-    limit = 50  # the newest issues; the archive has them all
+    limit = ARCHIVE_PAGE_SIZE  # the newest issues, as many as a page of the archive, which has them all
 
     def get_object(self, request, *args, **kwargs):
         profile = current_profile()
