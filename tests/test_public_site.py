@@ -515,3 +515,161 @@ def test_the_feed_lists_the_newest_fifty_issues_as_the_archive_first_page_does(s
     assert links == [SITE + path for path in listed(client().get("/issues/").content.decode())]
     assert links[0] == f"{SITE}/issues/1-55/" and links[-1] == f"{SITE}/issues/1-6/"
     assert parsed.feed.link == f"{SITE}/issues/"
+
+
+def test_server_errors_and_refused_forms_get_the_sites_own_pages(site, monkeypatch):
+    from django.test import Client
+
+    from alliance_digest import publishing
+
+    def broken():
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(publishing, "published_issues", broken)
+    failed = Client(raise_request_exception=False).get("/issues/")
+    page = failed.content.decode()
+    assert failed.status_code == 500 and "Something went wrong" in page and 'href="/issues/"' in page
+    assert "US-Japan Alliance Digest" in page and "prefers-color-scheme: dark" in page
+    assert "no-store" in failed["Cache-Control"] and "the database went away" not in page
+    monkeypatch.undo()
+
+    refused = Client(enforce_csrf_checks=True).post("/subscribe/", {"email": "a@example.org"})
+    page = refused.content.decode()
+    assert refused.status_code == 403 and "Please send the form again" in page and "cookies" in page
+    assert "prefers-color-scheme: dark" in page and "CSRF verification failed" not in page
+
+
+def test_every_public_page_takes_its_colours_from_the_one_stylesheet():
+    """web/templates' pages extend base.html, which inlines digest_web/public.css; no colour is set elsewhere."""
+    templates = Path(__file__).resolve().parent.parent / "src" / "alliance_digest" / "web" / "templates" / "digest_web"
+    pages = sorted(p for p in templates.glob("*.html") if p.name != "base.html")
+    assert len(pages) >= 10
+    for path in pages:
+        text = path.read_text("utf-8")
+        assert text.startswith('{% extends "digest_web/base.html" %}'), path.name
+        assert not re.search(r"#[0-9a-fA-F]{3,6}\b|rgba?\(|<style", text), path.name
+    base = (templates / "base.html").read_text("utf-8")
+    assert '{% include "digest_web/public.css" %}' in base and not re.search(r"#[0-9a-fA-F]{3,6}\b", base)
+    css = (templates / "public.css").read_text("utf-8")
+    assert "@media (prefers-color-scheme: dark)" in css
+
+
+# ---- in a browser: the dark scheme -----------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ORIGIN = "http://digest.test"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+
+# For each element: its text colour, and the background it is drawn on (the nearest opaque one).
+COLOURS = """selectors => selectors.map(selector => {
+  const el = document.querySelector(selector);
+  if (!el) return null;
+  const parse = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  let bg = el, back = [0, 0, 0, 0];
+  while (bg) { back = parse(getComputedStyle(bg).backgroundColor); if (back.length < 4 || back[3] > 0) break;
+               bg = bg.parentElement; }
+  if (!bg) back = parse(getComputedStyle(document.documentElement).backgroundColor);
+  return {selector, color: parse(getComputedStyle(el).color), background: back,
+          page: parse(getComputedStyle(document.body).backgroundColor)};
+})"""
+
+
+def luminance(rgb) -> float:
+    def channel(c):
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a, b) -> float:
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _responses(paths: list[str]) -> dict[str, tuple[int, dict, bytes]]:
+    """The pages as the site serves them (status, headers, body), fetched before the browser starts:
+    Playwright's sync API keeps an event loop in this thread, where Django refuses database queries."""
+    served = {}
+    for path in paths:
+        response = client().get(path)
+        served[ORIGIN + path] = (response.status_code, dict(response.items()), response.content)
+    return served
+
+
+def _browser_pages(served: dict, scheme: str, check) -> dict:
+    """Open each page in chromium with ``color_scheme=scheme`` (the site answers through a route,
+    with its own headers, CSP included); ``check(page)`` says what to keep."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    results = {}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update"])
+        try:
+            context = browser.new_context(viewport={"width": 1000, "height": 800}, color_scheme=scheme,
+                                          bypass_csp=True)  # to inject axe; the page's own styles are inline
+
+            def answer(route):
+                status, headers, body = served.get(route.request.url, (404, {}, b""))
+                route.fulfill(status=status, headers=headers, body=body)
+
+            context.route(f"{ORIGIN}/**", answer)
+            page = context.new_page()
+            for url in served:
+                page.goto(url)
+                results[url[len(ORIGIN):]] = check(page)
+        finally:
+            browser.close()
+    return results
+
+
+def test_every_public_page_has_a_dark_mode_with_readable_contrast(site):
+    """In a dark-scheme chromium: a dark page, light text, every text at least 4.5:1 (measured, and
+    axe-core's color-contrast rule), the archive the same colour as the issue page; light stays light."""
+    home, profile = site
+    publish_many(profile, 60)
+    from alliance_digest import tokens
+    from alliance_digest.db.models import Subscriber
+
+    subscriber = Subscriber.objects.create(email="dark@example.org", email_normalized="dark@example.org",
+                                           status=Subscriber.Status.ACTIVE)
+    paths = ["/issues/", "/issues/page/2/", "/subscribe/", "/issues/page/999/",
+             f"/unsubscribe/{tokens.unsubscribe_token(subscriber)}/", "/confirm/not-a-token/", "/issues/1-60/"]
+    served = _responses(paths)
+    assert [served[ORIGIN + p][0] for p in paths] == [200, 200, 200, 404, 200, 400, 200]
+    from django.test import Client
+
+    refused = Client(enforce_csrf_checks=True).post("/subscribe/", {"email": "a@example.org"})  # the form, refused
+    served[ORIGIN + "/subscribe/?refused"] = (refused.status_code, dict(refused.items()), refused.content)
+    script = AXE.read_text("utf-8")
+    selectors = ["body", "main", "h1", ".note, .meta", "a"]
+
+    def colours_and_axe(page):
+        measured = page.evaluate(COLOURS, selectors)
+        page.add_script_tag(content=script)
+        violations = page.evaluate(
+            "async () => (await axe.run(document, {runOnly: ['color-contrast'], resultTypes: ['violations']}))"
+            ".violations.map(v => `${v.id}: ${v.nodes.map(n => n.html.slice(0, 80)).join(' | ')}`)")
+        return measured, violations
+
+    dark = _browser_pages(served, "dark", colours_and_axe)
+    light = _browser_pages(_responses(["/issues/page/2/"]), "light", lambda page: page.evaluate(COLOURS, ["body"]))
+
+    issue_background = None
+    for path, (measured, violations) in dark.items():
+        assert violations == [], (path, violations)
+        by = {m["selector"]: m for m in measured if m}
+        assert luminance(by["body"]["page"]) < 0.02, (path, by["body"])  # a dark page...
+        assert luminance(by["body"]["color"]) > 0.6, (path, by["body"])  # ...with light text
+        for selector in selectors[2:]:
+            if selector in by:
+                assert contrast(by[selector]["color"], by[selector]["background"]) >= 4.5, (path, by[selector])
+        if path == "/issues/1-60/":
+            issue_background = by["body"]["page"]
+    # the archive reads as the issue page does in the dark: the same page colour
+    assert dark["/issues/page/2/"][0][0]["page"] == issue_background
+    # and the light scheme stays light
+    assert luminance(light["/issues/page/2/"][0]["page"]) > 0.8

@@ -107,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 ROOT_URLCONF = "alliance_digest.urls"
+# A form posted without its CSRF cookie or token: a page in the site's design, in plain words.
+CSRF_FAILURE_VIEW = "alliance_digest.web.public.csrf_failure"
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",
     "DIRS": [],

@@ -10,6 +10,7 @@ from alliance_digest.web import views as web
 
 handler403 = "alliance_digest.web.public.forbidden"
 handler404 = "alliance_digest.web.public._not_found"
+handler500 = "alliance_digest.web.public.server_error"
 
 urlpatterns = [
     # the admin signs in through the editors' sign-in page, so the same attempt limit applies

@@ -33,7 +33,7 @@ from django.db.models import Count, Max
 from django.http import HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render as render_template
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import condition, require_safe
@@ -230,6 +230,32 @@ def _not_found(request, exception=None):
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+def _error_page(request, template: str, status: int, **context):
+    """An error page in the site's design, even when the profile cannot be read (then untitled)."""
+    try:
+        context.setdefault("title", current_profile().title)
+    except Exception:  # the error may be the profile itself: the page must still be shown
+        context.setdefault("title", "")
+    response = render_template(request, f"digest_web/{template}", context, status=status)
+    response["Content-Security-Policy"] = CSP
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    add_never_cache_headers(response)
+    return response
+
+
+def server_error(request):
+    """Django's ``handler500``: the site's page instead of a bare "Server Error (500)"."""
+    return _error_page(request, "server_error.html", 500)
+
+
+def csrf_failure(request, reason: str = ""):
+    """``CSRF_FAILURE_VIEW``: a form posted without its cookie or token, said in plain words (403)."""
+    from django.middleware.csrf import REASON_NO_CSRF_COOKIE
+
+    return _error_page(request, "csrf_failure.html", 403, no_cookie=reason == REASON_NO_CSRF_COOKIE)
 
 
 def _with_navigation(page: str, canonical: str, feed_url: str, feed_title: str, links: dict[str, str]) -> str:
