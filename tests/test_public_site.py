@@ -461,7 +461,8 @@ def test_the_archive_is_paginated_newest_first_with_prev_and_next_links(site):
     assert 'rel="next"' not in third
 
     # one address per page; pages that do not exist are the site's 404, never a server error
-    for path, location in (("/issues/page/1/", "/issues/"), ("/issues/page/02/", "/issues/page/2/")):
+    for path, location in (("/issues/page/1/", "/issues/"), ("/issues/page/02/", "/issues/page/2/"),
+                           ("/issues/?page=3", "/issues/page/3/"), ("/?page=2", "/issues/page/2/")):
         moved = client().get(path)
         assert moved.status_code == 301 and moved["Location"] == location, path
     for path in ("/issues/page/4/", "/issues/page/999/", "/issues/page/0/", "/issues/page/-1/", "/issues/page/abc/",

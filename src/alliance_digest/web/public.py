@@ -166,6 +166,9 @@ def _page_links(current: int, pages: int) -> list[dict | None]:
 @_revalidated()
 @condition(etag_func=_archive_etag, last_modified_func=_archive_modified)
 def archive(request, page: int = 1):
+    asked = request.GET.get("page", "")
+    if page == 1 and asked.isascii() and asked.isdigit() and 1 < int(asked) < 10**9:  # the common ?page=N
+        return HttpResponsePermanentRedirect(archive_path(int(asked)))
     found = _archive_page(request, page)
     if found is None:
         if page >= 1 and not _at_its_address(request, page):  # one address per page
