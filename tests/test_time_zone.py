@@ -26,7 +26,7 @@ EDGE_ITEMS = [
 
 def set_zone(home, name: str) -> None:
     path = home / "digest.toml"
-    text, n = re.subn(r'(?m)^time_zone = "[^"]*"', f'time_zone = "{name}"', path.read_text("utf-8"))
+    text, n = re.subn(r'(?m)^time_zone = "[^"]*"', lambda m: f'time_zone = "{name}"', path.read_text("utf-8"))
     assert n == 1
     path.write_text(text, "utf-8")
 
@@ -95,3 +95,74 @@ def test_editors_read_times_in_the_digests_zone(tmp_path):
         page = client.get(f"/editor/issues/{issue.volume}-{issue.number}/").content.decode()
     assert "2026-11-10 08:30:00 JST" in page  # 23:30 UTC is the next morning in Tokyo
     assert "23:30:00 UTC" not in page
+
+
+# Reports on the evening of 8 Nov in New York, after midnight UTC: a UTC digest's issue ending 8 Nov never had
+# them; when the digest moves to New York's days, its next issue (from 9 Nov) must.
+EVENING_ITEMS = [
+    {"url": f"https://news.example.org/evening-{k}", "title": f"Japan and US agree on shipbuilding step {k}",
+     "published": f"2026-11-09T0{k}:30:00Z", "text": f"Japan and the United States agreed on shipbuilding step {k}."}
+    for k in range(1, 4)
+]
+
+
+def _urls(issue) -> set[str]:
+    return {a.url for s in issue.stories.all() for a in s.articles.all()}
+
+
+def test_moving_the_digest_to_another_zone_loses_no_report_between_two_issues(home, cli, tmp_path):
+    feed = write(tmp_path / "evening.jsonl", "\n".join(json.dumps(item) for item in EDGE_ITEMS + EVENING_ITEMS))
+    assert cli(home, "ingest", str(feed)).exit_code == 0
+    assert cli(home, "draft", "--start", "2026-10-26", "--end", "2026-11-08").exit_code == 0  # UTC days
+    from alliance_digest.db.models import Issue
+
+    first = Issue.objects.get()
+    assert first.window_zone == "UTC" and not _urls(first) & {i["url"] for i in EVENING_ITEMS}
+
+    set_zone(home, "America/New_York")
+    result = cli(home, "draft", "--start", "2026-11-09", "--end", "2026-11-22")
+    assert result.exit_code == 0, result.output
+    second = Issue.objects.exclude(pk=first.pk).get()
+    assert second.window_zone == "America/New_York"
+    # on New York's days the evening reports are 8 November's, but the issue of 8 November was UTC's: they
+    # open the next one instead of falling between the two
+    assert {i["url"] for i in EVENING_ITEMS} <= _urls(second)
+
+    # the first issue keeps its own days: redrafted, and in its export, it is still UTC's 26 Oct..8 Nov
+    assert cli(home, "draft", "--start", "2026-10-26", "--end", "2026-11-08", "--replace").exit_code == 0
+    redrafted = Issue.objects.get(pk=first.pk)
+    assert _urls(redrafted) == _urls(first) and "https://news.example.org/late-friday" not in _urls(redrafted)
+    exported = json.loads(cli(home, "render", redrafted.key, "--format", "json").stdout)
+    assert exported["window"] == {"start": "2026-10-26", "end": "2026-11-08", "time_zone": "UTC"}
+
+
+def test_a_day_without_a_time_stays_that_day_in_the_digests_zone(home, cli, tmp_path):
+    set_zone(home, "America/New_York")
+    items = [{"url": "https://news.example.org/dated-only", "title": "Tokyo and Washington open alliance talks",
+              "published": "2026-11-09", "text": "Tokyo and Washington opened alliance talks."}]
+    assert cli(home, "ingest", str(write(tmp_path / "d.jsonl", json.dumps(items[0])))).exit_code == 0
+    listing = cli(home, "articles").stdout
+    assert "2026-11-09" in listing and "2026-11-08" not in listing  # midnight UTC would be 8 Nov in New York
+
+
+def test_a_zone_the_profile_check_accepts_never_breaks_the_server(home, cli):
+    import os
+    import subprocess
+    import sys
+
+    set_zone(home, "Asia/Tokyo ")  # a stray space: accepted, as the check strips it
+    assert cli(home, "issues").exit_code == 0
+    set_zone(home, "America/New_Yrok")  # the server starts (UTC) and its pages say what is wrong
+    env = dict(os.environ, DIGEST_HOME=str(home), DJANGO_SETTINGS_MODULE="alliance_digest.settings")
+    started = subprocess.run([sys.executable, "-c", "import alliance_digest.wsgi"], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    result = cli(home, "issues")
+    assert result.exit_code != 0 and "did you mean 'America/New_York'?" in result.output
+
+
+def test_abbreviations_and_the_servers_own_zone_are_refused(home, cli):
+    for name in ("EST", "localtime", "Japan"):
+        set_zone(home, name)
+        result = cli(home, "issues")
+        assert result.exit_code != 0 and "use a Region/City name" in result.output, name

@@ -27,7 +27,8 @@ def test_content_selecting_query_parameters_are_kept_and_sorted():
     ("2026-10-28T00:30:00Z", datetime(2026, 10, 28, 0, 30, tzinfo=timezone.utc)),
     ("Wed, 28 Oct 2026 00:30:00 GMT", datetime(2026, 10, 28, 0, 30, tzinfo=timezone.utc)),
     ("Wed, 28 Oct 2026 09:30:00 +0900", datetime(2026, 10, 28, 0, 30, tzinfo=timezone.utc)),
-    ("2026-10-28", datetime(2026, 10, 28, tzinfo=timezone.utc)),
+    ("2026-10-28", datetime(2026, 10, 28, 12, tzinfo=timezone.utc)),  # a day without a time: its noon
+    ("2026-10-28T00:00:00", datetime(2026, 10, 28, tzinfo=timezone.utc)),  # a time, midnight: as said
 ])
 def test_iso_and_rfc822_dates_parse_to_utc(text, expected):
     assert parse_date(text) == expected

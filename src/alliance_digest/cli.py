@@ -268,6 +268,8 @@ def render(obj: Context, issue: str, fmt: str, include_all: bool, no_images: boo
 
         data = copy.deepcopy(found.frozen)
         data["status"] = found.status
+        if isinstance(data.get("window"), dict):  # approved before windows named their zone
+            data["window"].setdefault("time_zone", found.window_zone)
         if include_all:
             data["all_stories"] = services.issue_data(found, profile, include_all=True)["all_stories"]
     else:
@@ -929,7 +931,10 @@ def sources_list(obj: Context) -> None:
     if not rows:
         click.echo("no sources yet: `digest sources add URL` or `digest sources import-opml FILE`")
         return
-    click.echo(f"{'id':>4}  {'name':<28}  {'kind':<5}  {'state':<8}  {'last success':<16}  fails  last error")
+    from django.utils import timezone
+
+    zone = timezone.localtime(timezone.now()).strftime("%Z")
+    click.echo(f"{'id':>4}  {'name':<28}  {'kind':<5}  {'state':<8}  {'last success ' + zone:<16}  fails  last error")
     for s in rows:
         error = s.paused_reason if s.paused_at else s.last_error
         click.echo(f"{s.id:>4}  {s.name[:28]:<28}  {s.kind:<5}  {sources.state(s):<8}  "

@@ -24,7 +24,7 @@ from alliance_digest.profile import Profile
 
 def log(message: str) -> None:
     """One time-stamped line on stderr (journald and cron mail keep it)."""
-    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")  # the offset: no guessing the zone
     print(f"{stamp} {message}", file=sys.stderr, flush=True)
 
 
@@ -90,6 +90,7 @@ def notify_drafts(profile: Profile, report: CycleReport) -> None:
     """
     from django.utils import timezone
 
+    from alliance_digest import services
     from alliance_digest.db.models import Issue
 
     if not profile.run.editors:
@@ -101,7 +102,7 @@ def notify_drafts(profile: Profile, report: CycleReport) -> None:
                 editors_notified_at=claimed_at):
             continue
         stories = issue.stories.filter(selected=True).order_by("position")
-        window = profile.window(issue.window_start, issue.window_end)
+        window = services.issue_window(issue)
         subject = f"Draft ready: {profile.title} {profile.numbering.label(issue.volume, issue.number)}"
         if not _tell_editors(profile, report, subject=subject,
                              body=_draft_body(profile, issue, window, [s.headline for s in stories], issue.notice)):

@@ -14,7 +14,9 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
@@ -433,6 +435,27 @@ def next_number(profile: Profile) -> tuple[int, int]:
     return profile.numbering.after(last.volume, last.number) if last else profile.numbering.first()
 
 
+def window_of_days(start: date, end: date, zone: str) -> Window:
+    """The window of days ``start``..``end`` in ``zone``, seamless with the issue before it.
+
+    When the issue that ends the day before was drafted on another zone's
+    days (``[digest] time_zone`` changed since, or the workspace predates
+    it: UTC), this window starts exactly where that one ended, so no report
+    falls between two issues or shows up in both.
+    """
+    window = Window(start, end, ZoneInfo(zone))
+    before = (Issue.objects.filter(window_end=start - timedelta(days=1)).exclude(window_zone=zone)
+              .order_by("-window_start").first())
+    if before is not None:
+        window.start_at = Window(before.window_start, before.window_end, ZoneInfo(before.window_zone)).end_dt
+    return window
+
+
+def issue_window(issue: Issue) -> Window:
+    """The window an issue covers: its days in the zone it was drafted in."""
+    return window_of_days(issue.window_start, issue.window_end, issue.window_zone)
+
+
 def draft_issue(profile: Profile, window: Window, replace: bool = False,
                 user=None, allow_empty: bool = True) -> tuple[Issue, Composition]:
     """Create the next issue for ``window``, or draft its unapproved draft again (``replace``).
@@ -445,6 +468,9 @@ def draft_issue(profile: Profile, window: Window, replace: bool = False,
     does not (wrong dates are the likelier cause).
     """
     existing = Issue.objects.filter(window_start=window.start, window_end=window.end).first()
+    # an existing issue keeps the days it was drafted on; a new one follows on from the issue before
+    window = issue_window(existing) if existing is not None else window_of_days(window.start, window.end,
+                                                                                  window.zone_name)
     if replace and existing is None:
         raise ServiceError(f"no issue holds a draft for {window.start}..{window.end}, so there is nothing to "
                            "redraft; leave out --replace to draft a new issue")
@@ -460,7 +486,8 @@ def draft_issue(profile: Profile, window: Window, replace: bool = False,
     reviewed = existing if existing is not None and edited(existing) else None
     if not allow_empty and existing is None and not Article.objects.filter(window_articles(window)).exists():
         latest = Article.objects.exclude(published__isnull=True).order_by("-published").first()
-        hint = f" (the latest stored article is from {latest.published:%Y-%m-%d})" if latest else ""
+        hint = f" (the latest stored article is from {latest.published.astimezone(window.zone):%Y-%m-%d})" \
+            if latest else ""
         raise NothingToDraft(f"no article was published in {window.start}..{window.end}{hint}: ingest first "
                              "(`digest ingest`), or choose the window with --start and --end")
     composition = compose_window(profile, window, exclude=existing, reviewed=reviewed)
@@ -488,7 +515,8 @@ def _create_issue(profile: Profile, window: Window, composition: Composition) ->
     image = lead_image(composition.selected)
     issue = Issue.objects.create(
         volume=volume, number=number, title=profile.title, date=window.end,
-        window_start=window.start, window_end=window.end, notice=composition.notice(),
+        window_start=window.start, window_end=window.end, window_zone=window.zone_name,
+        notice=composition.notice(),
         image_url=(image.image if image else "") or "", image_alt=(image.image_alt if image else "") or "",
         image_credit=image.source if image else "", image_credit_url=image.url if image else "",
     )
@@ -550,7 +578,7 @@ def issue_data(issue: Issue, profile: Profile, include_all: bool = False) -> dic
         "date": issue.date.isoformat(),
         "status": issue.status,
         "window": {"start": issue.window_start.isoformat(), "end": issue.window_end.isoformat(),
-                   "time_zone": profile.time_zone},
+                   "time_zone": issue.window_zone},
         "image": {"url": issue.image_url or None, "alt": issue.image_alt or None,
                   "credit": issue.image_credit or None, "credit_url": issue.image_credit_url or None},
         "intro": issue.intro,
@@ -566,7 +594,7 @@ def issue_data(issue: Issue, profile: Profile, include_all: bool = False) -> dic
         data[key].append(_story_dict(story.headline, story.summary_markdown, story.score, story.reasons,
                                      articles_of(story)))
     if include_all:
-        window = profile.window(issue.window_start, issue.window_end)
+        window = issue_window(issue)
         comp = compose_window(profile, window, exclude=issue, keep_all=True)
         data["all_stories"] = [_story_dict(s.headline, s.summary_markdown, s.score, s.reasons, s.articles)
                                for s in comp.all_stories]

@@ -142,11 +142,11 @@ def _time_zone() -> str:
     """The digest's ``[digest] time_zone`` (checked with its one-line error by ``profile.load_profile``)."""
     from zoneinfo import ZoneInfo
 
-    name = _profile_setting("digest", "time_zone") or "UTC"
+    name = (_profile_setting("digest", "time_zone") or "UTC").strip()
     try:
         ZoneInfo(name)
-    except (ValueError, OSError):
-        return "UTC"
+    except Exception:  # ZoneInfoNotFoundError is a KeyError; a bad name must not stop the server (or the CLI
+        return "UTC"   # before it can say what is wrong in one line)
     return name
 
 

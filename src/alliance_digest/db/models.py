@@ -49,6 +49,9 @@ class Issue(models.Model):
     date = models.DateField()
     window_start = models.DateField()
     window_end = models.DateField()
+    window_zone = models.CharField(max_length=64, default="UTC",
+                                   help_text="The time zone whose days the window covers ([digest] time_zone when "
+                                   "first drafted; issues from before the setting: UTC)")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     intro = models.TextField(blank=True, default="")
     notice = models.TextField(blank=True, default="", help_text="Plain-words note to editors, e.g. a thin window")

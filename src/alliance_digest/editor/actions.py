@@ -229,7 +229,7 @@ def edit(issue: Issue, story_id, headline: str, summary_markdown: str, user, bas
         if base and base != text_version(story.headline, story.summary_markdown) and \
                 (headline, summary_markdown) != (story.headline, story.summary_markdown):
             last = issue.edits.filter(story=story, action=IssueEdit.Action.EDIT).first()
-            who = f" by {last.username or 'another editor'} at {timezone.localtime(last.at):%H:%M}" if last else ""
+            who = f" by {last.username or 'another editor'} at {timezone.localtime(last.at):%H:%M %Z}" if last else ""
             raise EditError(f"Not saved: “{story.headline}” was changed{who} while you were editing. "
                             "Your text is kept in the form: compare it with the story as it is now and save again.")
         changes = {}

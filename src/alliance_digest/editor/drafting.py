@@ -47,7 +47,9 @@ def _terms(profile, views: list[ArticleView]) -> dict[str, float]:
 def _score(profile, issue: Issue, story: StoryDraft) -> None:
     from alliance_digest.services import previous_terms
 
-    window = profile.window(issue.window_start, issue.window_end)
+    from alliance_digest.services import issue_window
+
+    window = issue_window(issue)
     ranking.score_story(story, profile.ranking, window.start_dt, window.end_dt, previous_terms(exclude=issue))
 
 

@@ -180,9 +180,9 @@ logout = with_csp(require_POST(auth_views.LogoutView.as_view()))
 # --------------------------------------------------------------- dashboard ---
 
 def _counts(issue: Issue, profile) -> dict:
-    from alliance_digest.services import window_articles
+    from alliance_digest.services import issue_window, window_articles
 
-    in_window = Article.objects.filter(window_articles(profile.window(issue.window_start, issue.window_end)))
+    in_window = Article.objects.filter(window_articles(issue_window(issue)))
     last = issue.edits.filter(action=IssueEdit.Action.REDRAFTED).first()
     drafted_at = last.at if last else issue.created_at
     # what came in since, but not what the editors pasted into the issue themselves
@@ -478,9 +478,7 @@ def redraft(request, volume: int, number: int):
     def do(issue):
         actions.check_draft(issue)
         try:
-            profile = _profile()
-            services.draft_issue(profile, profile.window(issue.window_start, issue.window_end), replace=True,
-                                 user=request.user)
+            services.draft_issue(_profile(), services.issue_window(issue), replace=True, user=request.user)
         except services.ServiceError as exc:
             raise actions.EditError(str(exc)) from None
         done = issue.edits.filter(action=IssueEdit.Action.REDRAFTED).first()

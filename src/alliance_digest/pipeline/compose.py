@@ -34,10 +34,15 @@ class Window:
     start: date
     end: date
     zone: tzinfo = timezone.utc
+    start_at: datetime | None = None  # exact start, where the issue before ended (its days another zone's)
 
     @property
     def start_dt(self) -> datetime:
-        return datetime.combine(self.start, time.min, tzinfo=self.zone)
+        return self.start_at or datetime.combine(self.start, time.min, tzinfo=self.zone)
+
+    @property
+    def zone_name(self) -> str:
+        return getattr(self.zone, "key", None) or "UTC"
 
     @property
     def end_dt(self) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
 from email.utils import parsedate_to_datetime
 
 from dateutil import parser as _dateutil
@@ -20,7 +20,7 @@ _FILL_A, _FILL_B = datetime(2001, 1, 1, 0, 0, 0), datetime(2002, 2, 2, 0, 0, 0)
 
 
 def parse_date(value: str) -> datetime:
-    """Parse an ISO 8601 or RFC 822 date; naive results are taken as UTC."""
+    """Parse an ISO 8601 or RFC 822 date; naive results are taken as UTC, a day without a time as its noon."""
     text = (value or "").strip()
     if not text:
         raise DateError("empty date")
@@ -44,6 +44,10 @@ def parse_date(value: str) -> datetime:
                 raise
             raise DateError(f"unparseable date {value!r} (expected ISO 8601 or RFC 822)") from exc
     try:
+        if parsed.tzinfo is None and parsed.time() == time.min and _no_time_of_day(text):
+            # a day without a time ("2026-11-09"): its middle, so it stays that day in any digest's zone
+            # from UTC-11 to UTC+11 (midnight UTC is the evening before in the Americas)
+            parsed = parsed.replace(hour=12)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
         parsed = parsed.astimezone(timezone.utc)
@@ -52,6 +56,15 @@ def parse_date(value: str) -> datetime:
     if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
         raise DateError(f"date {value!r} is out of range (years {EARLIEST_YEAR}-{LATEST_YEAR}); a placeholder?")
     return parsed
+
+
+def _no_time_of_day(text: str) -> bool:
+    """Whether a date string leaves the time of day out (its parse depends on the stand-in time)."""
+    try:
+        return (_dateutil.parse(text, default=_FILL_A).time() != _dateutil.parse(text, default=_FILL_A.replace(
+            hour=13, minute=17)).time())
+    except (ValueError, OverflowError, TypeError):
+        return False
 
 
 def from_struct_time(value) -> datetime | None:
